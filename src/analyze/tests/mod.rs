@@ -1,0 +1,7 @@
+//! Unit tests of the analysis: the classifier on real kernel-stack fixtures
+//! ([`kstacks`]) and accounting, critical path and verdict on small synthetic
+//! traces built by hand ([`synthetic`], with the [`build`] helper).
+
+mod build;
+mod kstacks;
+mod synthetic;

@@ -1,0 +1,292 @@
+//! Accounting, critical path, idle rule and verdict on hand-built traces.
+
+use super::build::*;
+use crate::analyze::{analyze, identity_violations, Analysis};
+
+fn wait_s(a: &Analysis, kind: &str) -> f64 {
+    a.waits
+        .iter()
+        .find(|w| w.kind == kind)
+        .map_or(0.0, |w| w.seconds)
+}
+
+fn near(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol
+}
+
+/// The contract's identity: on_cpu_s + waiting_s = wall_s within 2%, and
+/// waits sum to waiting_s.
+fn assert_path_sums(a: &Analysis, wall_s: f64) {
+    let cp = &a.critical_path;
+    assert!(
+        near(cp.on_cpu_s + cp.waiting_s, wall_s, 0.02 * wall_s),
+        "{cp:?} vs {wall_s}"
+    );
+    let sum: f64 = a.waits.iter().map(|w| w.seconds).sum();
+    assert!(near(sum, cp.waiting_s, 1e-6), "{sum} vs {}", cp.waiting_s);
+    assert!(a.waits.windows(2).all(|w| w[0].seconds >= w[1].seconds));
+    assert!(!a.recommendations.is_empty());
+    assert!(
+        identity_violations(&a.threads).is_empty(),
+        "{:?}",
+        identity_violations(&a.threads)
+    );
+}
+
+#[test]
+fn main_thread_sleeping_one_second() {
+    let t = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/sleep")
+        .thread(100, 100, 0.0, 1000.0)
+        .off(100, 5.0, 995.0, 996.0, sleep(), None)
+        .done();
+    let a = analyze(&t, 2);
+    assert_path_sums(&a, 1.0);
+    assert_eq!(a.waits[0].kind, "sleep");
+    assert!(near(wait_s(&a, "sleep"), 0.990, 1e-6));
+    assert_eq!(a.waits[0].detail[0].what, "clock_nanosleep()");
+    assert_eq!(a.verdict.class, "io-bound");
+    assert!(a.verdict.confidence > 0.9);
+    assert!(
+        a.verdict.reasons[0]
+            .contains("the main thread spent 99% of the wall time in clock_nanosleep()"),
+        "{:?}",
+        a.verdict.reasons
+    );
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+    assert_eq!(a.runtimes[&100], "native");
+}
+
+/// Parent in wait4, woken by the child that computes 0.5 s then sleeps 0.5 s.
+fn parent_child(sampled: bool) -> Analysis {
+    let mut b = B::new(100, 1002.0)
+        .process(100, 1, "/usr/bin/bash")
+        .thread(100, 100, 0.0, 1002.0)
+        .process(101, 100, "/usr/bin/worker")
+        .thread(101, 101, 1.0, 1001.0)
+        .off(100, 1.0, 1001.0, 1001.0, wait4(), Some(101))
+        .off(101, 501.0, 1000.5, 1000.5, sleep(), None);
+    if sampled {
+        b = b.sampled(100).sampled(101);
+    }
+    analyze(&b.done(), 2)
+}
+
+#[test]
+fn wait4_looks_through_to_the_child() {
+    let a = parent_child(false);
+    assert_path_sums(&a, 1.002);
+    assert!(near(wait_s(&a, "sleep"), 0.4995, 0.002), "{:?}", a.waits);
+    assert!(
+        near(a.critical_path.on_cpu_s, 0.5025, 0.002),
+        "{:?}",
+        a.critical_path
+    );
+    assert_eq!(wait_s(&a, "child"), 0.0);
+    assert_eq!(a.verdict.class, "mixed", "{:?}", a.verdict);
+    assert_eq!(a.runtimes[&100], "shell");
+    assert!(!a.threads[&101].idle);
+}
+
+#[test]
+fn wait4_without_wakeups_shares_with_the_child() {
+    let a = parent_child(true);
+    assert_path_sums(&a, 1.002);
+    // The child alone was busy while the parent waited: same answer.
+    assert!(near(wait_s(&a, "sleep"), 0.4995, 0.002), "{:?}", a.waits);
+    assert!(near(a.critical_path.on_cpu_s, 0.5025, 0.002));
+    assert!(a.verdict.confidence < 0.9);
+}
+
+#[test]
+fn mutex_waits_stay_lock() {
+    // Main thread and worker take turns on a mutex: 8 waits of 100 ms in
+    // the main thread, each ended by the worker; the worker computes.
+    let mut b = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/app")
+        .thread(100, 100, 0.0, 1000.0)
+        .thread(101, 100, 0.0, 1000.0);
+    for i in 0..8 {
+        let s = 100.0 + 110.0 * i as f64;
+        b = b.off(100, s, s + 100.0, s + 100.0, futex(0x80), Some(101));
+        b = b.off(101, s + 100.0, s + 105.0, s + 105.0, futex(0x80), Some(100));
+    }
+    let a = analyze(&b.done(), 2);
+    assert_path_sums(&a, 1.0);
+    assert!(near(wait_s(&a, "lock"), 0.8, 1e-6), "{:?}", a.waits);
+    assert_eq!(a.verdict.class, "lock-bound", "{:?}", a.verdict);
+    assert_eq!(a.recommendations[0].strategy, "reduce-contention");
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.id == "lock-contention")
+        .expect("lock-contention finding");
+    assert_eq!(f.evidence["waits"], 16);
+}
+
+#[test]
+fn condvar_looks_through_to_the_worker() {
+    // The main thread waits on a condvar (0x189) that the worker signals
+    // after a 600 ms network read.
+    let t = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/app")
+        .thread(100, 100, 0.0, 1000.0)
+        .thread(101, 100, 10.0, 900.0)
+        .off(100, 50.0, 850.0, 852.0, futex(0x189), Some(101))
+        .off(101, 100.0, 700.0, 701.0, recv(), None)
+        .done();
+    let a = analyze(&t, 2);
+    assert_path_sums(&a, 1.0);
+    assert!(near(wait_s(&a, "network"), 0.6, 1e-6), "{:?}", a.waits);
+    assert_eq!(wait_s(&a, "lock"), 0.0);
+    assert!(near(wait_s(&a, "cpu-contention"), 0.003, 1e-6));
+    assert_eq!(a.waits[0].detail[0].what, "recvfrom() on a TCP socket");
+    assert!(
+        a.verdict.reasons[0].starts_with("the critical path spent 60%"),
+        "{:?}",
+        a.verdict.reasons
+    );
+}
+
+#[test]
+fn idle_accept_thread_does_not_change_the_verdict() {
+    let t = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/python3.11")
+        .thread(100, 100, 0.0, 1000.0)
+        .thread(101, 100, 1.0, 999.0)
+        .off(101, 2.0, 998.0, 998.5, accept(), None)
+        .off(100, 400.0, 400.0, 402.0, preempted(), None)
+        .done();
+    let a = analyze(&t, 2);
+    assert_path_sums(&a, 1.0);
+    assert_eq!(a.verdict.class, "cpu-bound", "{:?}", a.verdict);
+    assert!(a.threads[&101].idle);
+    assert!(!a.threads[&100].idle);
+    assert!(near(a.time.idle_s, 0.996, 1e-6), "{:?}", a.time);
+    assert_eq!(a.runtimes[&100], "cpython");
+    assert_eq!(
+        a.recommendations[0].strategy, "process-pool",
+        "{:?}",
+        a.recommendations
+    );
+    let amdahl = a.recommendations[0].estimated_speedup;
+    assert!(amdahl > 1.9 && amdahl <= 2.0, "{amdahl}");
+}
+
+#[test]
+fn sequential_network_waits_recommend_async() {
+    // Five 150 ms fetches, one after another, with 20 ms of CPU between.
+    let mut b = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 1000.0);
+    for i in 0..5 {
+        let s = 100.0 + 170.0 * i as f64;
+        b = b.off(100, s, s + 150.0, s + 150.0, recv(), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(a.verdict.class, "io-bound");
+    let r = &a.recommendations[0];
+    assert_eq!(r.strategy, "async");
+    // wall / (on-CPU 0.25 + longest 0.15) = 2.5
+    assert!(near(r.estimated_speedup, 2.5, 0.01), "{r:?}");
+}
+
+#[test]
+fn cycles_and_depth_are_safe() {
+    // Two threads each waiting on a signal the other "sent": must terminate
+    // and still account the wall time exactly once.
+    let t = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/app")
+        .thread(100, 100, 0.0, 1000.0)
+        .thread(101, 100, 0.0, 1000.0)
+        .off(100, 100.0, 900.0, 900.0, futex(0x189), Some(101))
+        .off(101, 50.0, 950.0, 950.0, futex(0x189), Some(100))
+        .done();
+    let a = analyze(&t, 2);
+    assert_path_sums(&a, 1.0);
+    assert!(near(wait_s(&a, "lock"), 0.8, 1e-6), "{:?}", a.waits);
+}
+
+#[test]
+fn oversubscribed_cpus_are_found() {
+    // Three busy threads on 2 CPUs: each spends a third of its life runnable.
+    let mut b = B::new(100, 900.0).process(100, 1, "/usr/bin/app");
+    for tid in 100..103 {
+        b = b.thread(tid, 100, 0.0, 900.0);
+        for i in 0..3 {
+            let s = 300.0 * i as f64 + 100.0 * (tid - 100) as f64;
+            b = b.off(tid, s, s, s + 100.0, preempted(), None);
+        }
+    }
+    let a = analyze(&b.done(), 2);
+    assert_path_sums(&a, 0.9);
+    assert_eq!(a.verdict.class, "cpu-bound");
+    assert!(
+        a.findings.iter().any(|f| f.id == "cpu-oversubscribed"),
+        "{:?}",
+        a.findings
+    );
+    assert!(near(a.time.runqueue_s, 0.9, 1e-6));
+}
+
+#[test]
+fn too_short_is_unknown() {
+    let t = B::new(100, 5.0)
+        .process(100, 1, "/usr/bin/true")
+        .thread(100, 100, 0.0, 5.0)
+        .done();
+    let a = analyze(&t, 2);
+    assert_eq!(a.verdict.class, "unknown");
+    assert_eq!(a.recommendations[0].strategy, "none");
+}
+
+#[test]
+fn nothing_observed_is_unknown() {
+    let mut t = B::new(100, 500.0)
+        .process(100, 1, "/usr/bin/app")
+        .thread(100, 100, 0.0, 500.0)
+        .done();
+    let th = t.threads.get_mut(&100).unwrap();
+    th.timeline = crate::model::trace::Fidelity::None;
+    th.on_cpu_ns = None;
+    th.samples_user = 0;
+    let a = analyze(&t, 2);
+    assert_eq!(a.verdict.class, "unknown", "{:?}", a.verdict);
+    assert!(near(
+        a.critical_path.on_cpu_s + a.critical_path.waiting_s,
+        0.5,
+        0.01
+    ));
+}
+
+#[test]
+fn identity_violation_is_reported() {
+    let mut t = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/app")
+        .thread(100, 100, 0.0, 1000.0)
+        .off(100, 100.0, 600.0, 600.0, sleep(), None)
+        .done();
+    t.threads.get_mut(&100).unwrap().on_cpu_ns = Some(100_000_000); // should be 500 ms
+    let a = analyze(&t, 2);
+    let v = identity_violations(&a.threads);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].tid, 100);
+    assert!(near(v[0].sum_s, 0.6, 1e-6));
+}
+
+#[test]
+fn pre_exec_time_is_other() {
+    let mut t = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/app")
+        .thread(100, 100, 0.0, 1000.0)
+        .done();
+    t.exec = Some(ms(100.0));
+    let a = analyze(&t, 2);
+    assert_path_sums(&a, 1.0);
+    assert!(near(wait_s(&a, "other"), 0.1, 1e-6));
+    assert!(near(a.critical_path.on_cpu_s, 0.9, 1e-6));
+}

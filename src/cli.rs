@@ -1,0 +1,65 @@
+//! The command line (clap derive only). Arguments become plain config structs
+//! ([`RunConfig`]) so nothing past here sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use wallprof::run::{RunConfig, DEFAULT_FREQ};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wallprof",
+    version,
+    about = "What bounds this program: CPU, disk, network, timers or locks? And which concurrency strategy would make it faster?"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command to completion and profile it and everything it starts.
+    ///
+    /// The command's stdin, stdout and stderr are untouched; wallprof exits
+    /// with the command's exit code (128+N when it was killed by signal N).
+    #[command(arg_required_else_help = true)]
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Directory for profile.json and the other results [default: ./wallprof-out].
+    /// A previous run there is moved to DIR.old; a directory holding other
+    /// files is left alone and the results go to a new temporary directory.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// On-CPU sampling frequency in Hz.
+    #[arg(long, value_name = "HZ", default_value_t = DEFAULT_FREQ, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub freq: u64,
+
+    /// Do not print the summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Profile from /proc alone, as wallprof does when perf is unavailable.
+    #[arg(long)]
+    pub no_perf: bool,
+
+    /// The command to profile, and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+impl RunArgs {
+    pub fn into_config(self) -> RunConfig {
+        let mut c = RunConfig::new(self.command);
+        c.out_dir = self.output;
+        c.freq = self.freq;
+        c.quiet = self.quiet;
+        c.no_perf = self.no_perf;
+        c
+    }
+}

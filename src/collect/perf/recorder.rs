@@ -1,0 +1,734 @@
+//! Turn time-ordered perf records into a [`Trace`]: per-thread lifetimes,
+//! on-CPU time, off-CPU intervals with their cause and waker, and on-CPU
+//! sample stacks.
+//!
+//! In: [`Rec`] values in timestamp order (the drain thread merges the per-CPU
+//! buffers). Out: a [`Trace`] when [`Recorder::finish`] is called. The state
+//! kept per thread is small and fixed; stacks and causes are interned as they
+//! arrive, so memory grows with distinct stacks and with the number of
+//! switches, not with samples.
+//!
+//! A thread's timeline is built from three observations:
+//! - switch-out: the `sched:sched_switch` tracepoint (state, kernel stack,
+//!   user registers holding the syscall arguments), or the
+//!   `PERF_RECORD_SWITCH` out record (preempted or not) when tracepoints are
+//!   unavailable or a tracepoint record was lost;
+//! - wakeup: `sched:sched_waking` (the sample's tid is the waker unless the
+//!   record was written in interrupt context);
+//! - switch-in: `PERF_RECORD_SWITCH`.
+
+use std::collections::HashMap;
+
+use super::records::{EventKind, Rec, Sample, MISC_CPUMODE_MASK, MISC_KERNEL, MISC_USER};
+use super::tracefs::{read_int, Field};
+use crate::model::trace::{
+    Cause, CauseId, FdKind, Fidelity, Mapping, Ns, Pid, ProcessTrace, SwitchState, ThreadTrace,
+    Tid, Trace,
+};
+
+/// Raw-field offsets of the tracepoints wallprof reads.
+#[derive(Clone, Copy, Debug)]
+pub struct RawFields {
+    pub switch_prev_pid: Field,
+    pub switch_prev_state: Field,
+    pub waking_pid: Field,
+    pub common_flags: Field,
+}
+
+/// Registers sampled at switch-out, in `sample_regs_user` mask order:
+/// DX(3) SI(4) DI(5) R10(18) on x86_64.
+pub const REGS_MASK: u64 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 18);
+const REG_SI: usize = 1;
+const REG_DI: usize = 2;
+
+/// `common_flags` bits meaning the tracepoint fired in interrupt context
+/// (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ | TRACE_FLAG_NMI).
+const IRQ_FLAGS: i64 = 0x08 | 0x10 | 0x40;
+
+/// What a kernel stack says about the syscall a thread was in.
+#[derive(Clone, Debug, Default)]
+struct SyscallHint {
+    name: Option<String>,
+    nr: Option<i64>,
+    fd_arg: bool,
+    futex: bool,
+}
+
+/// Syscalls whose first argument is a file descriptor, with their x86_64
+/// numbers.
+const FD_SYSCALLS: &[(&str, i64)] = &[
+    ("read", 0),
+    ("write", 1),
+    ("pread64", 17),
+    ("pwrite64", 18),
+    ("readv", 19),
+    ("writev", 20),
+    ("sendfile64", 40),
+    ("connect", 42),
+    ("accept", 43),
+    ("sendto", 44),
+    ("recvfrom", 45),
+    ("sendmsg", 46),
+    ("recvmsg", 47),
+    ("flock", 73),
+    ("fsync", 74),
+    ("fdatasync", 75),
+    ("epoll_wait", 232),
+    ("sync_file_range", 277),
+    ("epoll_pwait", 281),
+    ("accept4", 288),
+    ("preadv", 295),
+    ("pwritev", 296),
+    ("recvmmsg", 299),
+    ("sendmmsg", 307),
+    ("epoll_pwait2", 441),
+];
+
+const OTHER_SYSCALLS: &[(&str, i64)] = &[
+    ("poll", 7),
+    ("select", 23),
+    ("sched_yield", 24),
+    ("msync", 26),
+    ("pause", 34),
+    ("nanosleep", 35),
+    ("wait4", 61),
+    ("futex", 202),
+    ("clock_nanosleep", 230),
+    ("waitid", 247),
+    ("pselect6", 270),
+    ("ppoll", 271),
+    ("io_uring_enter", 426),
+    ("futex_waitv", 449),
+    ("vfork", 58),
+    ("clone", 56),
+    ("clone3", 435),
+    ("execve", 59),
+    ("exit_group", 231),
+    ("mmap", 9),
+    ("munmap", 11),
+    ("mprotect", 10),
+];
+
+/// Derive the syscall from kernel function names (leaf first): the frame
+/// called by `do_syscall_64` (through `x64_sys_call` on recent kernels).
+fn syscall_hint(names: &[&str]) -> SyscallHint {
+    let Some(entry) = names.iter().position(|n| *n == "do_syscall_64") else {
+        return SyscallHint::default();
+    };
+    let frame = names[..entry].iter().rev().find(|n| **n != "x64_sys_call");
+    let Some(frame) = frame else {
+        return SyscallHint::default();
+    };
+    let mut name = *frame;
+    for p in [
+        "__x64_sys_",
+        "__ia32_sys_",
+        "__se_sys_",
+        "__do_sys_",
+        "ksys_",
+        "kernel_",
+    ] {
+        if let Some(rest) = name.strip_prefix(p) {
+            name = rest;
+            break;
+        }
+    }
+    let name = name.split('.').next().unwrap_or(name);
+    if let Some(&(n, nr)) = FD_SYSCALLS.iter().find(|(n, _)| *n == name) {
+        return SyscallHint {
+            name: Some(n.into()),
+            nr: Some(nr),
+            fd_arg: true,
+            futex: false,
+        };
+    }
+    let nr = OTHER_SYSCALLS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, nr)| nr);
+    SyscallHint {
+        name: Some(name.into()),
+        nr,
+        fd_arg: false,
+        futex: name == "futex",
+    }
+}
+
+fn switch_state(prev_state: i64) -> SwitchState {
+    // TASK_REPORT bits: S=1, D=2; 0 or TASK_REPORT_MAX (preempted) = R.
+    let s = prev_state & 0xff;
+    if s == 0 {
+        SwitchState::Preempted
+    } else if s & 0x2 != 0 {
+        SwitchState::DiskSleep
+    } else if s & 0x1 != 0 {
+        SwitchState::Sleeping
+    } else {
+        SwitchState::Other
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    start: Ns,
+    state: SwitchState,
+    cause: CauseId,
+    wake: Option<Ns>,
+    waker: Option<Tid>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Live {
+    on_since: Option<Ns>,
+    on_total: u64,
+    pending: Option<Pending>,
+    exited: bool,
+}
+
+/// Resolves a file descriptor's kind (from /proc) while the run goes on.
+pub type FdResolver = Box<dyn FnMut(Pid, i32, Ns) -> Option<FdKind> + Send>;
+
+/// Reads a process's argv and exe (from /proc) while the run goes on.
+pub type ProcReader = Box<dyn FnMut(Pid) -> (Option<Vec<String>>, Option<String>) + Send>;
+
+pub struct Recorder {
+    trace: Trace,
+    live: HashMap<Tid, Live>,
+    fields: Option<RawFields>,
+    tracepoints: bool,
+    hints: Vec<Option<SyscallHint>>,
+    fd_kind: FdResolver,
+    proc_reader: ProcReader,
+    scratch: Vec<u64>,
+    new_task_cause: CauseId,
+    /// Last wakeup seen per wakee: a wakeup between two traced tasks is
+    /// delivered twice (once through each task's events).
+    last_wake: HashMap<Tid, Ns>,
+    /// Records after this time are not processed (the root was reaped).
+    pub horizon: Ns,
+}
+
+impl Recorder {
+    pub fn new(
+        root_pid: Pid,
+        argv: Vec<String>,
+        launched: Ns,
+        fields: Option<RawFields>,
+        kallsyms: Vec<(u64, String)>,
+        fd_kind: FdResolver,
+        proc_reader: ProcReader,
+    ) -> Self {
+        let mut trace = Trace {
+            root_pid,
+            launched,
+            kallsyms,
+            ..Trace::default()
+        };
+        let new_task_cause = trace.causes.intern(Cause {
+            state: SwitchState::Preempted,
+            syscall_name: Some("(new task)".into()),
+            ..Cause::default()
+        });
+        trace.processes.insert(
+            root_pid,
+            ProcessTrace {
+                pid: root_pid,
+                ppid: std::process::id() as Pid,
+                argv,
+                start: launched,
+                ..Default::default()
+            },
+        );
+        Recorder {
+            trace,
+            live: HashMap::new(),
+            tracepoints: fields.is_some(),
+            fields,
+            hints: Vec::new(),
+            fd_kind,
+            proc_reader,
+            scratch: Vec::with_capacity(128),
+            new_task_cause,
+            last_wake: HashMap::new(),
+            horizon: Ns::MAX,
+        }
+    }
+
+    /// Feed one record. Records must come in timestamp order.
+    pub fn record(&mut self, rec: &Rec<'_>) {
+        if rec.time().is_some_and(|t| t > self.horizon) {
+            return;
+        }
+        match *rec {
+            Rec::Sample(ref s) => match s.kind {
+                EventKind::CpuClock => self.on_cpu_sample(s),
+                EventKind::SchedSwitch => self.on_switch_out_tp(s),
+                EventKind::SchedWaking => self.on_waking(s),
+            },
+            Rec::Switch { out, preempt, id } => {
+                if out {
+                    self.on_switch_out_record(id.pid, id.tid, id.time, preempt)
+                } else {
+                    self.on_switch_in(id.pid, id.tid, id.time)
+                }
+            }
+            Rec::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+                time,
+            } => self.on_fork(pid, ppid, tid, ptid, time),
+            Rec::Exit { pid, tid, time, .. } => self.on_exit(pid, tid, time),
+            Rec::Comm {
+                pid,
+                tid,
+                comm,
+                exec,
+                time,
+            } => self.on_comm(pid, tid, comm, exec, time),
+            Rec::Mmap {
+                pid,
+                addr,
+                len,
+                pgoff,
+                exec,
+                path,
+                ..
+            } => {
+                if exec && path.starts_with('/') {
+                    if let Some(p) = self.trace.processes.get_mut(&pid) {
+                        if p.mappings.len() < 4096 {
+                            p.mappings.push(Mapping {
+                                start: addr,
+                                end: addr + len,
+                                pgoff,
+                                path: path.into(),
+                            });
+                        }
+                    }
+                }
+            }
+            Rec::Lost { lost, .. } => self.trace.counts.lost += lost,
+            Rec::Other { .. } => {}
+        }
+    }
+
+    /// Count a record that could not be parsed as lost.
+    pub fn unparsable(&mut self) {
+        self.trace.counts.lost += 1;
+    }
+
+    /// The thread's live state, creating the thread (first seen at `t`,
+    /// assumed running) when it is new.
+    fn thread(&mut self, pid: Pid, tid: Tid, t: Ns) -> &mut Live {
+        if !self.trace.threads.contains_key(&tid) {
+            self.trace.threads.insert(
+                tid,
+                ThreadTrace {
+                    tid,
+                    pid,
+                    start: t,
+                    ..Default::default()
+                },
+            );
+            let p = self
+                .trace
+                .processes
+                .entry(pid)
+                .or_insert_with(|| ProcessTrace {
+                    pid,
+                    start: t,
+                    ..Default::default()
+                });
+            p.threads.push(tid);
+            self.live.insert(
+                tid,
+                Live {
+                    on_since: Some(t),
+                    ..Live::default()
+                },
+            );
+        }
+        self.live.get_mut(&tid).unwrap()
+    }
+
+    fn on_cpu_sample(&mut self, s: &Sample<'_>) {
+        if s.tid == 0 {
+            return;
+        }
+        self.thread(s.pid, s.tid, s.time);
+        self.trace.counts.on_cpu_samples += 1;
+        let stack = match s.callchain {
+            Some(cc) => {
+                cc.frames_into(&mut self.scratch);
+                Some(self.trace.stacks.intern(&self.scratch))
+            }
+            None => None,
+        };
+        let th = self.trace.threads.get_mut(&s.tid).unwrap();
+        match s.misc & MISC_CPUMODE_MASK {
+            MISC_KERNEL => th.samples_kernel += 1,
+            MISC_USER => th.samples_user += 1,
+            _ => th.samples_user += 1,
+        }
+        if let Some(id) = stack {
+            *th.sample_stacks.entry(id).or_insert(0) += 1;
+        }
+    }
+
+    fn hint(&mut self, kstack: u32) -> SyscallHint {
+        let i = kstack as usize;
+        if self.hints.len() <= i {
+            self.hints.resize(i + 1, None);
+        }
+        if self.hints[i].is_none() {
+            let names = self.trace.kstack_names(kstack);
+            self.hints[i] = Some(syscall_hint(&names));
+        }
+        self.hints[i].clone().unwrap()
+    }
+
+    fn close_on_cpu(live: &mut Live, t: Ns) {
+        if let Some(since) = live.on_since.take() {
+            live.on_total += t.saturating_sub(since);
+        }
+    }
+
+    fn on_switch_out_tp(&mut self, s: &Sample<'_>) {
+        let Some(f) = self.fields else { return };
+        let Some(raw) = s.raw else { return };
+        let prev = read_int(raw, f.switch_prev_pid).unwrap_or(-1) as Tid;
+        if prev != s.tid || s.tid == 0 {
+            return;
+        }
+        let state = switch_state(read_int(raw, f.switch_prev_state).unwrap_or(0));
+        self.trace.counts.switch_outs += 1;
+        let kstack = s.callchain.map(|cc| {
+            cc.frames_into(&mut self.scratch);
+            self.trace.kstacks.intern(&self.scratch)
+        });
+        let mut cause = Cause {
+            state,
+            kstack,
+            ..Cause::default()
+        };
+        if let Some(k) = kstack {
+            let hint = self.hint(k);
+            cause.syscall_nr = hint.nr;
+            cause.syscall_name = hint.name.clone();
+            let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
+            if hint.fd_arg {
+                if let Some(fd) = s.user_reg(REG_DI).map(|v| v as i64) {
+                    if (0..1 << 22).contains(&fd) {
+                        cause.fd = Some(fd as i32);
+                        if blocking {
+                            cause.fd_kind = (self.fd_kind)(s.pid, fd as i32, s.time);
+                        }
+                    }
+                }
+            }
+            if hint.futex {
+                cause.futex_op = s.user_reg(REG_SI).map(|v| v as u32);
+            }
+        }
+        let cause = self.trace.causes.intern(cause);
+        let live = self.thread(s.pid, s.tid, s.time);
+        Self::close_on_cpu(live, s.time);
+        live.pending = Some(Pending {
+            start: s.time,
+            state,
+            cause,
+            wake: None,
+            waker: None,
+        });
+    }
+
+    fn on_switch_out_record(&mut self, pid: Pid, tid: Tid, t: Ns, preempt: bool) {
+        if tid == 0 {
+            return;
+        }
+        let tracepoints = self.tracepoints;
+        let live = self.thread(pid, tid, t);
+        if tracepoints && live.pending.is_some() && live.on_since.is_none() {
+            return; // the tracepoint already recorded this switch-out
+        }
+        let state = if preempt {
+            SwitchState::Preempted
+        } else {
+            SwitchState::Unknown
+        };
+        let cause = self.trace.causes.intern(Cause {
+            state,
+            ..Cause::default()
+        });
+        if !tracepoints {
+            self.trace.counts.switch_outs += 1;
+        }
+        let live = self.live.get_mut(&tid).unwrap();
+        Self::close_on_cpu(live, t);
+        live.pending = Some(Pending {
+            start: t,
+            state,
+            cause,
+            wake: None,
+            waker: None,
+        });
+    }
+
+    fn on_waking(&mut self, s: &Sample<'_>) {
+        let Some(f) = self.fields else { return };
+        let Some(raw) = s.raw else { return };
+        let Some(wakee) = read_int(raw, f.waking_pid).map(|v| v as Tid) else {
+            return;
+        };
+        if self.last_wake.get(&wakee) == Some(&s.time) {
+            return;
+        }
+        let Some(live) = self.live.get_mut(&wakee) else {
+            return;
+        };
+        self.last_wake.insert(wakee, s.time);
+        self.trace.counts.wakeups += 1;
+        let in_irq = read_int(raw, f.common_flags).unwrap_or(0) & IRQ_FLAGS != 0;
+        if let Some(p) = live.pending.as_mut() {
+            if p.wake.is_none() && p.state != SwitchState::Preempted {
+                p.wake = Some(s.time);
+                p.waker = if in_irq || s.tid == 0 {
+                    None
+                } else {
+                    Some(s.tid)
+                };
+            }
+        }
+    }
+
+    fn on_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns) {
+        if tid == 0 {
+            return;
+        }
+        let live = self.thread(pid, tid, t);
+        let pending = live.pending.take();
+        live.on_since = Some(t);
+        if let Some(p) = pending {
+            self.push_offcpu(tid, p, t);
+        }
+    }
+
+    fn push_offcpu(&mut self, tid: Tid, p: Pending, end: Ns) {
+        let th = self.trace.threads.get_mut(&tid).unwrap();
+        let wake = p.wake.map(|w| w.clamp(p.start, end.max(p.start)));
+        th.offcpu.push(crate::model::trace::OffCpu {
+            start: p.start,
+            wake,
+            end: end.max(p.start),
+            cause: p.cause,
+            waker: p.waker,
+        });
+    }
+
+    fn on_fork(&mut self, pid: Pid, ppid: Pid, tid: Tid, ptid: Tid, t: Ns) {
+        if self.trace.threads.contains_key(&tid) {
+            return;
+        }
+        let parent_comm = self
+            .trace
+            .threads
+            .get(&ptid)
+            .map(|th| th.comm.clone())
+            .unwrap_or_default();
+        if pid == tid && !self.trace.processes.contains_key(&pid) {
+            let (argv, exe) = match self.trace.processes.get(&ppid) {
+                Some(pp) => (pp.argv.clone(), pp.exe.clone()),
+                None => (Vec::new(), None),
+            };
+            self.trace.processes.insert(
+                pid,
+                ProcessTrace {
+                    pid,
+                    ppid,
+                    comm: parent_comm.clone(),
+                    argv,
+                    exe,
+                    start: t,
+                    ..Default::default()
+                },
+            );
+        }
+        let cause = self.new_task_cause;
+        let live = self.thread(pid, tid, t);
+        live.on_since = None;
+        live.pending = Some(Pending {
+            start: t,
+            state: SwitchState::Preempted,
+            cause,
+            wake: None,
+            waker: None,
+        });
+        self.trace.threads.get_mut(&tid).unwrap().comm = parent_comm;
+    }
+
+    fn on_exit(&mut self, pid: Pid, tid: Tid, t: Ns) {
+        let live = self.thread(pid, tid, t);
+        if live.exited {
+            return;
+        }
+        live.exited = true;
+        Self::close_on_cpu(live, t);
+        let pending = live.pending.take();
+        if let Some(p) = pending {
+            self.push_offcpu(tid, p, t);
+        }
+        let on_total = self.live[&tid].on_total;
+        let th = self.trace.threads.get_mut(&tid).unwrap();
+        th.end = Some(t);
+        th.on_cpu_ns = Some(on_total);
+        self.wake_waiting_parent(pid, tid, t);
+    }
+
+    /// A process's events are gone before the kernel notifies its parent, so
+    /// the wakeup of a parent blocked in wait4()/waitid() is never recorded:
+    /// when the last thread of a process exits, the parent's threads waiting
+    /// for a child are taken to be woken by it, at that moment.
+    fn wake_waiting_parent(&mut self, pid: Pid, tid: Tid, t: Ns) {
+        let Some(p) = self.trace.processes.get(&pid) else {
+            return;
+        };
+        let all_gone = p
+            .threads
+            .iter()
+            .all(|th| self.live.get(th).is_none_or(|l| l.exited));
+        if !all_gone {
+            return;
+        }
+        let Some(parent) = self.trace.processes.get(&p.ppid) else {
+            return;
+        };
+        for ptid in parent.threads.clone() {
+            let Some(live) = self.live.get_mut(&ptid) else {
+                continue;
+            };
+            let Some(pend) = live.pending.as_mut() else {
+                continue;
+            };
+            if pend.wake.is_some() || pend.state == SwitchState::Preempted {
+                continue;
+            }
+            let c = self.trace.causes.get(pend.cause);
+            if matches!(c.syscall_name.as_deref(), Some("wait4" | "waitid")) {
+                pend.wake = Some(t);
+                pend.waker = Some(tid);
+            }
+        }
+    }
+
+    fn on_comm(&mut self, pid: Pid, tid: Tid, comm: &str, exec: bool, t: Ns) {
+        self.thread(pid, tid, t);
+        self.trace.threads.get_mut(&tid).unwrap().comm = comm.into();
+        if exec {
+            if self.trace.exec.is_none() && pid == self.trace.root_pid {
+                self.trace.exec = Some(t);
+            }
+            let (argv, exe) = (self.proc_reader)(pid);
+            let p = self.trace.processes.get_mut(&pid).unwrap();
+            p.comm = comm.into();
+            p.mappings.clear();
+            if let Some(argv) = argv.filter(|a| !a.is_empty()) {
+                p.argv = argv;
+            }
+            if exe.is_some() {
+                p.exe = exe;
+            }
+        } else if pid == tid {
+            let p = self.trace.processes.get_mut(&pid).unwrap();
+            if p.comm.is_empty() {
+                p.comm = comm.into();
+            }
+        }
+    }
+
+    /// Close every open interval at `end` (the root was reaped) and return the
+    /// trace.
+    pub fn finish(mut self, end: Ns) -> Trace {
+        let tids: Vec<Tid> = self.live.keys().copied().collect();
+        for tid in tids {
+            let live = self.live.get_mut(&tid).unwrap();
+            if live.exited {
+                continue;
+            }
+            Self::close_on_cpu(live, end);
+            let on_total = live.on_total;
+            if let Some(p) = live.pending.take() {
+                self.push_offcpu(tid, p, end);
+            }
+            self.trace.threads.get_mut(&tid).unwrap().on_cpu_ns = Some(on_total);
+        }
+        for th in self.trace.threads.values_mut() {
+            th.timeline = Fidelity::Switches;
+        }
+        for p in self.trace.processes.values_mut() {
+            let ends: Vec<Option<Ns>> = p
+                .threads
+                .iter()
+                .map(|t| self.trace.threads.get(t).and_then(|th| th.end))
+                .collect();
+            if !ends.is_empty() && ends.iter().all(|e| e.is_some()) {
+                p.end = ends.into_iter().flatten().max();
+            }
+        }
+        self.trace.reaped = end;
+        self.trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_from_kernel_frames() {
+        let h = syscall_hint(&[
+            "__schedule",
+            "schedule",
+            "futex_wait",
+            "__x64_sys_futex",
+            "x64_sys_call",
+            "do_syscall_64",
+            "entry_SYSCALL_64_after_hwframe",
+        ]);
+        assert_eq!(
+            (h.name.as_deref(), h.nr, h.futex, h.fd_arg),
+            (Some("futex"), Some(202), true, false)
+        );
+        let h = syscall_hint(&[
+            "__schedule",
+            "schedule",
+            "anon_pipe_read",
+            "vfs_read",
+            "ksys_read",
+            "do_syscall_64",
+        ]);
+        assert_eq!(
+            (h.name.as_deref(), h.nr, h.fd_arg),
+            (Some("read"), Some(0), true)
+        );
+        let h = syscall_hint(&["__schedule", "do_wait", "kernel_wait4", "do_syscall_64"]);
+        assert_eq!((h.name.as_deref(), h.nr), (Some("wait4"), Some(61)));
+        let h = syscall_hint(&[
+            "__schedule",
+            "io_schedule",
+            "filemap_fault",
+            "exc_page_fault",
+        ]);
+        assert!(h.name.is_none());
+    }
+
+    #[test]
+    fn prev_state_maps_to_switch_state() {
+        assert_eq!(switch_state(0), SwitchState::Preempted);
+        assert_eq!(switch_state(0x100), SwitchState::Preempted);
+        assert_eq!(switch_state(1), SwitchState::Sleeping);
+        assert_eq!(switch_state(2), SwitchState::DiskSleep);
+        assert_eq!(switch_state(0x80), SwitchState::Other);
+    }
+}

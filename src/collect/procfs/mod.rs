@@ -1,0 +1,175 @@
+//! The /proc collector: reads the target tree's /proc files and records a
+//! [`Trace`](crate::model::trace::Trace).
+//!
+//! In: pids and fds (from the tree wallprof follows). Out: parsed values
+//! ([`parse`]), fd kinds ([`fd_kind`], [`FdKindCache`]), command lines, and,
+//! from the [`sampler`] thread ([`start`] / [`SamplerHandle::stop`]), a
+//! `Trace` with processes, threads, schedstat readings and, optionally, a
+//! sampled off-CPU timeline. See `docs/procfs.md` for rates and limits.
+
+pub mod parse;
+pub mod sampler;
+mod timeline;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
+
+pub use parse::{SyscallState, TaskStat};
+pub use sampler::{start, ProcfsConfig, SamplerHandle};
+
+use crate::model::trace::{FdKind, Ns};
+
+/// Reads small /proc files into a reused buffer.
+#[derive(Debug, Default)]
+pub(crate) struct ProcReader {
+    buf: Vec<u8>,
+}
+
+impl ProcReader {
+    /// The file's bytes, or `None` when it cannot be read (task gone,
+    /// permission).
+    pub(crate) fn read(&mut self, path: &str) -> Option<&[u8]> {
+        self.buf.clear();
+        let mut f = std::fs::File::open(path).ok()?;
+        f.read_to_end(&mut self.buf).ok()?;
+        Some(&self.buf)
+    }
+
+    /// The file as text (lossy bytes are not expected in the files read).
+    pub(crate) fn read_str(&mut self, path: &str) -> Option<&str> {
+        let bytes = self.read(path)?;
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
+/// `/proc/PID/cmdline` split into arguments; `None` when unreadable or empty
+/// (a zombie or a kernel thread).
+pub fn read_cmdline(pid: i32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let argv = parse::cmdline(&raw);
+    (!argv.is_empty()).then_some(argv)
+}
+
+/// The target of `/proc/PID/exe`.
+pub fn read_exe(pid: i32) -> Option<String> {
+    let p = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    Some(p.to_string_lossy().into_owned())
+}
+
+/// `/proc/TID/comm` (a thread id works as well as a process id).
+pub fn read_comm(tid: i32) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/comm")).ok()?;
+    Some(s.trim_end_matches('\n').to_string())
+}
+
+/// What `fd` of `pid` refers to: the link target's kind, sockets told apart
+/// by the net tables of the process's namespace, paths by stat().
+pub fn fd_kind(pid: i32, fd: i32) -> Option<FdKind> {
+    let link_path = format!("/proc/{pid}/fd/{fd}");
+    let link = std::fs::read_link(&link_path).ok()?;
+    let link = link.to_string_lossy();
+    Some(match parse::fd_kind(&link) {
+        FdKind::Socket => socket_kind(pid, &link),
+        FdKind::RegularFile | FdKind::CharDevice | FdKind::BlockDevice => {
+            stat_kind(&link_path, &link)
+        }
+        kind => kind,
+    })
+}
+
+/// TCP, UDP or Unix, by finding the socket's inode in `/proc/PID/net/*`.
+fn socket_kind(pid: i32, link: &str) -> FdKind {
+    let Some(inode) = parse::socket_inode(link) else {
+        return FdKind::Socket;
+    };
+    const TABLES: [(&str, parse::NetTable, FdKind); 5] = [
+        ("tcp", parse::NetTable::Inet, FdKind::TcpSocket),
+        ("tcp6", parse::NetTable::Inet, FdKind::TcpSocket),
+        ("udp", parse::NetTable::Inet, FdKind::UdpSocket),
+        ("udp6", parse::NetTable::Inet, FdKind::UdpSocket),
+        ("unix", parse::NetTable::Unix, FdKind::UnixSocket),
+    ];
+    let needle = inode.to_string();
+    for (file, table, kind) in TABLES {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        if text.contains(&needle) && parse::net_has_inode(table, &text, inode) {
+            return kind;
+        }
+    }
+    FdKind::Socket
+}
+
+/// A path's kind from stat() on the fd link (follows it, works for deleted
+/// files too); the link text decides when stat fails.
+fn stat_kind(link_path: &str, link: &str) -> FdKind {
+    let Ok(md) = std::fs::metadata(link_path) else {
+        return parse::fd_kind(link);
+    };
+    let ft = md.file_type();
+    if ft.is_file() {
+        FdKind::RegularFile
+    } else if ft.is_dir() {
+        FdKind::Directory
+    } else if ft.is_block_device() {
+        FdKind::BlockDevice
+    } else if ft.is_char_device() {
+        if parse::is_tty_path(link) {
+            FdKind::Tty
+        } else {
+            FdKind::CharDevice
+        }
+    } else if ft.is_fifo() {
+        FdKind::Fifo
+    } else if ft.is_socket() {
+        FdKind::UnixSocket
+    } else {
+        FdKind::Other
+    }
+}
+
+/// How long a resolved fd kind is trusted: fds get closed and reused.
+pub const FD_KIND_TTL_NS: Ns = 500_000_000;
+
+/// A small cache over [`fd_kind`]: entries (including "could not resolve")
+/// expire after [`FD_KIND_TTL_NS`]. One per thread that resolves fds.
+#[derive(Debug, Default)]
+pub struct FdKindCache {
+    entries: HashMap<(i32, i32), (Option<FdKind>, Ns)>,
+}
+
+impl FdKindCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The kind of `fd` in `pid`, from the cache when resolved less than
+    /// [`FD_KIND_TTL_NS`] before `now_ns`.
+    pub fn get(&mut self, pid: i32, fd: i32, now_ns: Ns) -> Option<FdKind> {
+        if let Some(&(kind, at)) = self.entries.get(&(pid, fd)) {
+            if now_ns.saturating_sub(at) < FD_KIND_TTL_NS {
+                return kind;
+            }
+        }
+        if self.entries.len() >= 4096 {
+            self.entries
+                .retain(|_, (_, at)| now_ns.saturating_sub(*at) < FD_KIND_TTL_NS);
+        }
+        let kind = fd_kind(pid, fd);
+        self.entries.insert((pid, fd), (kind, now_ns));
+        kind
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,33 @@
+//! Renderers: one file per output format. [`profile`] assembles the
+//! `profile.json` value from the trace and the analysis; [`terminal`] prints
+//! the summary; [`write_all`] is the one place that writes files.
+
+pub mod profile;
+pub mod terminal;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::analyze::Analysis;
+use crate::model::profile::Profile;
+use crate::model::trace::Trace;
+use crate::run::RunMeta;
+
+/// Write every artifact into `out` and return the profile that was written.
+/// `profile.json` is written last, through a temporary file and a rename, so
+/// a reader never sees a half-written profile.
+pub fn write_all(
+    out: &Path,
+    trace: &Trace,
+    analysis: &Analysis,
+    meta: &RunMeta,
+) -> anyhow::Result<Profile> {
+    let artifacts = std::collections::BTreeMap::new();
+    let profile = profile::build(trace, analysis, meta, artifacts);
+    let json = serde_json::to_vec_pretty(&profile).context("serializing the profile")?;
+    let tmp = out.join(".profile.json.tmp");
+    std::fs::write(&tmp, &json).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out.join("profile.json")).context("renaming the profile into place")?;
+    Ok(profile)
+}

@@ -1,0 +1,368 @@
+//! `wallprof run`: launch → collect → analyze → render, in that order.
+//!
+//! In: a [`RunConfig`] (plain values; the CLI never reaches past here). Out:
+//! the files in the output directory, the summary on stderr, and the exit
+//! code to return (the target's). The target always runs to completion as it
+//! would have without wallprof: a collector that cannot start degrades to the
+//! next one, and an output directory that cannot be used falls back to a
+//! fresh temporary directory, with a message saying so.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::collect::{self, perf, procfs};
+use crate::launch::{self, ExitInfo, LaunchError};
+use crate::model::trace::{CollectorState, CollectorStatus, Trace};
+use crate::render;
+
+/// Everything `wallprof run` needs, independent of the CLI.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub argv: Vec<String>,
+    /// Explicit `-o DIR`, or `None` for the default (`./wallprof-out`).
+    pub out_dir: Option<PathBuf>,
+    pub freq: u64,
+    pub quiet: bool,
+    /// Skip perf altogether and profile from /proc alone.
+    pub no_perf: bool,
+    /// /proc sampling period when perf provides the timelines, and when /proc
+    /// is the only source.
+    pub proc_interval: Duration,
+    pub proc_only_interval: Duration,
+}
+
+pub const DEFAULT_FREQ: u64 = 999;
+pub const DEFAULT_OUT: &str = "wallprof-out";
+
+impl RunConfig {
+    pub fn new(argv: Vec<String>) -> Self {
+        RunConfig {
+            argv,
+            out_dir: None,
+            freq: DEFAULT_FREQ,
+            quiet: false,
+            no_perf: false,
+            proc_interval: Duration::from_millis(100),
+            proc_only_interval: Duration::from_millis(10),
+        }
+    }
+}
+
+/// Metadata of the run that the trace does not hold.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    pub argv: Vec<String>,
+    pub exit: ExitInfo,
+    pub started_at: String,
+    pub freq: u64,
+    pub partial_reason: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// Run the target under wallprof; returns the exit code wallprof should exit
+/// with (the target's, or 127/126 when it could not be started).
+pub fn run(cfg: &RunConfig) -> i32 {
+    let mut notes = Vec::new();
+    let out = prepare_out_dir(cfg.out_dir.as_deref(), &mut notes);
+
+    if let Err(e) = launch::prepare() {
+        eprintln!("wallprof: {e}");
+        return e.exit_code();
+    }
+    let started_at = now_rfc3339();
+    let held = match launch::spawn_held(&cfg.argv) {
+        Ok(h) => h,
+        Err(e) => return launch_failed(&e),
+    };
+
+    // Collectors attach while the child is held: nothing is missed.
+    let mut statuses: Vec<CollectorStatus> = Vec::new();
+    let perf_session = if cfg.no_perf {
+        statuses.push(CollectorStatus {
+            name: "perf-sampling".into(),
+            state: CollectorState::Unavailable("disabled with --no-perf".into()),
+        });
+        None
+    } else {
+        let target = perf::Target {
+            pid: held.pid,
+            argv: cfg.argv.clone(),
+            launched: held.launched,
+        };
+        let pcfg = perf::PerfConfig {
+            freq: cfg.freq,
+            ..perf::PerfConfig::default()
+        };
+        let mut cache = procfs::FdKindCache::new();
+        let fd_kind: perf::recorder::FdResolver =
+            Box::new(move |pid, fd, now| cache.get(pid, fd, now));
+        let proc_reader: perf::recorder::ProcReader =
+            Box::new(|pid| (procfs::read_cmdline(pid), procfs::read_exe(pid)));
+        match perf::open(target, &pcfg, fd_kind, proc_reader) {
+            Ok(s) => {
+                statuses.extend(s.statuses.iter().cloned());
+                if s.tracefs_mounted_by_us {
+                    notes
+                        .push("mounted tracefs at /sys/kernel/tracing (it was not mounted)".into());
+                }
+                Some(s)
+            }
+            Err(why) => {
+                statuses.push(CollectorStatus {
+                    name: "perf-sampling".into(),
+                    state: CollectorState::Unavailable(why),
+                });
+                None
+            }
+        }
+    };
+    let timelines_from_proc = perf_session.as_ref().is_none_or(|s| {
+        s.statuses
+            .iter()
+            .any(|st| st.name == "sched-switch" && st.state != CollectorState::Ok)
+    });
+    let sampler = procfs::start(procfs::ProcfsConfig {
+        interval: if perf_session.is_some() {
+            cfg.proc_interval
+        } else {
+            cfg.proc_only_interval
+        },
+        record_timeline: timelines_from_proc,
+    });
+
+    // Wall time runs from the moment the target is let go: the time
+    // wallprof spent attaching is its own, not the target's.
+    let launched = collect::monotonic_ns();
+    let running = match held.release() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = sampler.stop();
+            if let Some(s) = perf_session {
+                let _ = s.finish(collect::monotonic_ns());
+            }
+            return launch_failed(&e);
+        }
+    };
+    let exit = running.wait();
+
+    let perf_trace = perf_session.map(|s| s.finish(exit.reaped));
+    let proc_trace = sampler.stop();
+    let proc_status = proc_trace
+        .collectors
+        .iter()
+        .find(|c| c.name == "procfs")
+        .cloned();
+    statuses.push(proc_status.unwrap_or(CollectorStatus {
+        name: "procfs".into(),
+        state: CollectorState::Ok,
+    }));
+    let mut trace = collect::merge::merge(perf_trace, proc_trace, launched, &running, &exit);
+    trace.collectors = statuses;
+    trace.freq_hz = if trace.counts.on_cpu_samples > 0 || !cfg.no_perf {
+        cfg.freq
+    } else {
+        0
+    };
+
+    let partial_reason = (!exit.forwarded.is_empty()).then(|| {
+        let names: Vec<String> = exit.forwarded.iter().map(|&s| signal_name(s)).collect();
+        format!(
+            "wallprof received {} and forwarded it to the target",
+            names.join(", ")
+        )
+    });
+    let meta = RunMeta {
+        argv: cfg.argv.clone(),
+        exit: exit.clone(),
+        started_at,
+        freq: cfg.freq,
+        partial_reason,
+        notes,
+    };
+    let ncpus = perf::online_cpus().len().max(1);
+    let analysis = crate::analyze::analyze(&trace, ncpus);
+    match render::write_all(&out, &trace, &analysis, &meta) {
+        Ok(profile) => {
+            if !cfg.quiet {
+                eprint!("{}", render::terminal::summary(&profile, &out, &meta));
+            }
+        }
+        Err(e) => eprintln!(
+            "wallprof: could not write the results to {}: {e:#}",
+            out.display()
+        ),
+    }
+    exit.exit_code()
+}
+
+fn launch_failed(e: &LaunchError) -> i32 {
+    eprintln!("wallprof: {e}");
+    e.exit_code()
+}
+
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {sig}"))
+}
+
+/// Names of the files wallprof writes: a directory holding `profile.json` is
+/// taken to be a previous run.
+pub const OWN_FILES: &[&str] = &[
+    "profile.json",
+    "report.html",
+    "flamegraph.svg",
+    "offcpu.svg",
+    "wall.svg",
+    "oncpu.folded",
+    "offcpu.folded",
+    "wall.folded",
+];
+
+/// Choose and prepare the output directory. A previous run in it is moved
+/// aside to `DIR.old` (replacing an older `DIR.old`), so two runs never mix.
+/// A directory that holds other files, or cannot be created, is not used:
+/// the results go to a fresh temporary directory instead, and a note says so.
+pub fn prepare_out_dir(requested: Option<&Path>, notes: &mut Vec<String>) -> PathBuf {
+    let dir = requested
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    match try_prepare(&dir) {
+        Ok(Some(old)) => {
+            notes.push(format!(
+                "the previous run in {} was moved to {}",
+                dir.display(),
+                old.display()
+            ));
+            dir
+        }
+        Ok(None) => dir,
+        Err(why) => {
+            let tmp = std::env::temp_dir().join(format!(
+                "wallprof-{}-{}",
+                std::process::id(),
+                collect::monotonic_ns() / 1_000_000
+            ));
+            let _ = std::fs::create_dir_all(&tmp);
+            let msg = format!(
+                "cannot use {}: {why}; writing the results to {} instead",
+                dir.display(),
+                tmp.display()
+            );
+            eprintln!("wallprof: {msg}");
+            notes.push(msg);
+            tmp
+        }
+    }
+}
+
+fn try_prepare(dir: &Path) -> Result<Option<PathBuf>, String> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
+    if !dir.is_dir() {
+        return Err("it exists and is not a directory".into());
+    }
+    let entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .collect();
+    if entries.is_empty() {
+        return writable(dir).map(|_| None);
+    }
+    if !dir.join("profile.json").exists() {
+        return Err(
+            "it is not empty and holds no wallprof profile (choose another -o DIR, or empty it)"
+                .into(),
+        );
+    }
+    let mut old = dir.as_os_str().to_owned();
+    old.push(".old");
+    let old = PathBuf::from(old);
+    if old.exists() {
+        std::fs::remove_dir_all(&old)
+            .map_err(|e| format!("cannot remove {}: {e}", old.display()))?;
+    }
+    std::fs::rename(dir, &old).map_err(|e| format!("cannot move it to {}: {e}", old.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    Ok(Some(old))
+}
+
+fn writable(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(".wallprof-write-test");
+    std::fs::write(&probe, b"").map_err(|e| format!("not writable: {e}"))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// UTC now as RFC 3339 (seconds).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Used by tests: a trace is complete enough to analyze.
+pub fn has_timeline(trace: &Trace) -> bool {
+    trace
+        .threads
+        .values()
+        .any(|t| !t.offcpu.is_empty() || t.on_cpu_ns.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_694_400), "2026-11-25T10:00:00Z");
+    }
+
+    #[test]
+    fn out_dir_rules() {
+        let base = tempfile::tempdir().unwrap();
+        let mut notes = Vec::new();
+        let d = base.path().join("out");
+        assert_eq!(prepare_out_dir(Some(&d), &mut notes), d);
+        std::fs::write(d.join("profile.json"), "{}").unwrap();
+        assert_eq!(prepare_out_dir(Some(&d), &mut notes), d);
+        assert!(base.path().join("out.old/profile.json").exists());
+        assert!(std::fs::read_dir(&d).unwrap().next().is_none());
+        let foreign = base.path().join("foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
+        let got = prepare_out_dir(Some(&foreign), &mut notes);
+        assert_ne!(got, foreign);
+        assert_eq!(
+            std::fs::read_to_string(foreign.join("keep.txt")).unwrap(),
+            "mine"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The one integration-test binary: real processes profiled by the built
+//! `wallprof`, every profile validated against `docs/profile.schema.json`.
+//! Tests assert measured facts about the workloads in `workloads/`.
+
+mod harness;
+
+mod accounting;
+mod exit;
+mod fallback;
+mod io;
+mod schema;
+mod tree;
+mod waits;

@@ -1,0 +1,20 @@
+// forkwait [CPU_S SLEEP_S]: the parent forks a child that computes CPU_S then sleeps SLEEP_S, and waits for it. Expected: the parent's child wait is looked through (cpu, then sleep).
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common.h"
+
+int main(int argc, char **argv) {
+    double cpu = argc > 1 ? atof(argv[1]) : 0.5, nap = argc > 2 ? atof(argv[2]) : 0.3;
+    pid_t pid = fork();
+    if (pid < 0) return perror("fork"), 1;
+    if (pid == 0) {
+        spin_for(cpu);
+        sleep_for(nap);
+        _exit(7);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    printf("parent=%d child=%d child_exit=%d\n", (int)getpid(), (int)pid, WEXITSTATUS(status));
+    return 0;
+}

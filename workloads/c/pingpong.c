@@ -1,0 +1,38 @@
+// pingpong [SECONDS | -n ROUND_TRIPS]: parent and child bounce one byte over two pipes; each side blocks once per round trip. Expected: ipc, looked through to mostly on-CPU.
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common.h"
+
+int main(int argc, char **argv) {
+    long trips = 0;
+    double seconds = 1.0;
+    int fixed = fixed_work(argc, argv, 1, &trips, &seconds);
+    int ping[2], pong[2];
+    if (pipe(ping) || pipe(pong)) return perror("pipe"), 1;
+    pid_t pid = fork();
+    if (pid < 0) return perror("fork"), 1;
+    char b = 'x';
+    if (pid == 0) {
+        close(ping[1]);
+        close(pong[0]);
+        while (read(ping[0], &b, 1) == 1)
+            if (write(pong[1], &b, 1) != 1) break;
+        _exit(0);
+    }
+    close(ping[0]);
+    close(pong[1]);
+    double t0 = now_s(), end = t0 + seconds;
+    long done = 0;
+    for (;;) {
+        if (fixed ? done >= trips : ((done & 255) == 0 && now_s() >= end)) break;
+        if (write(ping[1], &b, 1) != 1 || read(pong[0], &b, 1) != 1) return perror("pipe io"), 1;
+        done++;
+    }
+    double el = now_s() - t0;
+    close(ping[1]);
+    waitpid(pid, NULL, 0);
+    /* Each round trip blocks the parent once and the child once. */
+    printf("round_trips=%ld elapsed_s=%.6f blocks_per_s=%.1f\n", done, el, 2.0 * done / el);
+    return 0;
+}
