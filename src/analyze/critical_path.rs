@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analyze::accounting::{on_cpu_ns, thread_end};
-use crate::analyze::waitkind::{is_parking, Classified, Dependency, PREEMPTED};
+use crate::analyze::waitkind::{is_parking, Classified, Dependency, PREEMPTED, SIGNAL_WAIT};
 use crate::model::trace::{Fidelity, Ns, OffCpu, Pid, SwitchState, ThreadTrace, Tid, Trace};
 use crate::model::WaitKind;
 
@@ -299,12 +299,17 @@ impl<'a> Walker<'a> {
                 return;
             }
         }
-        let no_wakeups = t.timeline != Fidelity::Switches;
-        let shareable = matches!(
-            c.dependency,
-            Dependency::Child | Dependency::Pipe | Dependency::Signal
-        );
-        if can_follow && o.waker.is_none() && no_wakeups && shareable {
+        // Without a waker in the tree: child and pipe waits are shared when
+        // wakeups were not recorded at all; signal waits (timed condvar and
+        // GIL waits that expire, signals from outside) are always shared
+        // among the threads that were busy meanwhile.
+        let no_wakeups = t.timeline != Fidelity::Switches && o.waker.is_none();
+        let shareable = match c.dependency {
+            Dependency::Child | Dependency::Pipe => no_wakeups,
+            Dependency::Signal => true,
+            Dependency::Leaf | Dependency::Poll => false,
+        };
+        if can_follow && shareable {
             let mut exclude = chain.clone();
             exclude.push(t.tid);
             return self.share(t.tid, s, e, w, c, &exclude);
@@ -368,8 +373,14 @@ impl<'a> Walker<'a> {
     ) -> Vec<&'a ThreadTrace> {
         let trace = self.trace;
         let waiter_pid = trace.threads.get(&tid).map(|t| t.pid);
-        let children = match (c.dependency, waiter_pid) {
+        let scope = match (c.dependency, waiter_pid) {
             (Dependency::Child, Some(pid)) => Some(descendants(trace, pid)),
+            (Dependency::Signal, Some(pid)) if c.what == SIGNAL_WAIT => {
+                Some(descendants(trace, pid))
+            }
+            (Dependency::Signal, Some(pid)) if c.kind == WaitKind::Lock => {
+                Some(BTreeSet::from([pid]))
+            }
             _ => None,
         };
         trace
@@ -377,7 +388,7 @@ impl<'a> Walker<'a> {
             .values()
             .filter(|t| t.tid != tid && !exclude.contains(&t.tid) && !self.parked.contains(&t.tid))
             .filter(|t| t.start < e && thread_end(trace, t) > s)
-            .filter(|t| children.as_ref().is_none_or(|d| d.contains(&t.pid)))
+            .filter(|t| scope.as_ref().is_none_or(|d| d.contains(&t.pid)))
             .collect()
     }
 

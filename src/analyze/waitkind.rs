@@ -395,10 +395,20 @@ fn event_fds(f: &[String]) -> Option<Classified> {
             "sigsuspend",
         ],
     ) {
-        return Some(Classified::leaf(WaitKind::Other, "waiting for a signal"));
+        return Some(signal_wait());
     }
     None
 }
+
+/// sigsuspend/pause/sigtimedwait/signalfd: what shells do in `wait` (dash
+/// waits for SIGCHLD in sigsuspend). The sender, often an exiting child, can
+/// be looked through.
+pub fn signal_wait() -> Classified {
+    Classified::new(WaitKind::Other, Dependency::Signal, SIGNAL_WAIT)
+}
+
+/// What a signal wait is called.
+pub const SIGNAL_WAIT: &str = "waiting for a signal (sigsuspend, pause, sigtimedwait)";
 
 fn disk(f: &[String], cause: &Cause) -> Option<Classified> {
     let disky = has(
@@ -627,9 +637,7 @@ fn from_syscall(cause: &Cause) -> Option<Classified> {
         "flock" => Classified::leaf(K::Lock, "a file lock (flock/fcntl)"),
         "sched_yield" => Classified::leaf(K::CpuContention, call),
         "io_uring_enter" => Classified::leaf(K::Other, call),
-        "pause" | "rt_sigsuspend" | "rt_sigtimedwait" => {
-            Classified::leaf(K::Other, "waiting for a signal")
-        }
+        "pause" | "rt_sigsuspend" | "rt_sigtimedwait" => signal_wait(),
         _ => return None,
     })
 }
@@ -650,7 +658,7 @@ fn by_fd(call: &str, cause: &Cause) -> Option<Classified> {
         }
         FdKind::EventFd => Classified::new(K::Ipc, D::Signal, format!("{call} on an eventfd")),
         FdKind::TimerFd => Classified::leaf(K::Sleep, format!("{call} on a timerfd")),
-        FdKind::SignalFd => Classified::leaf(K::Other, "waiting for a signal"),
+        FdKind::SignalFd => signal_wait(),
         FdKind::Inotify => Classified::leaf(K::Other, format!("{call} on an inotify fd")),
         FdKind::CharDevice | FdKind::Epoll | FdKind::Directory | FdKind::Other => return None,
     })

@@ -272,6 +272,9 @@ pub struct Counts {
     pub lost: u64,
     /// /proc sampling ticks taken.
     pub proc_ticks: u64,
+    /// Off-CPU intervals closed by estimate because their switch-in record
+    /// was lost.
+    pub repaired: u64,
 }
 
 /// Everything observed during one run.

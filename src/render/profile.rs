@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::analyze::Analysis;
 use crate::model::profile::{
-    Collector, Exit, Process, Profile, Run, Samples, Target, Thread, Tool, SCHEMA,
+    Collector, CriticalPath, Exit, Process, Profile, Run, Samples, Target, Thread, Time, Tool,
+    Wait, WaitDetail, SCHEMA,
 };
 use crate::model::trace::{CollectorState, Ns, Trace};
 use crate::run::RunMeta;
@@ -129,9 +130,34 @@ pub fn build(
         },
         wall_s: secs(wall_ns),
         collectors,
-        time: analysis.time.clone(),
-        critical_path: analysis.critical_path.clone(),
-        waits: analysis.waits.clone(),
+        time: Time {
+            user_s: round(analysis.time.user_s),
+            system_s: round(analysis.time.system_s),
+            runqueue_s: round(analysis.time.runqueue_s),
+            blocked_s: round(analysis.time.blocked_s),
+            idle_s: round(analysis.time.idle_s),
+        },
+        critical_path: CriticalPath {
+            on_cpu_s: round(analysis.critical_path.on_cpu_s),
+            waiting_s: round(analysis.critical_path.waiting_s),
+        },
+        waits: analysis
+            .waits
+            .iter()
+            .map(|w| Wait {
+                kind: w.kind.clone(),
+                seconds: round(w.seconds),
+                share: round(w.share),
+                detail: w
+                    .detail
+                    .iter()
+                    .map(|d| WaitDetail {
+                        what: d.what.clone(),
+                        seconds: round(d.seconds),
+                    })
+                    .collect(),
+            })
+            .collect(),
         verdict: analysis.verdict.clone(),
         recommendations: analysis.recommendations.clone(),
         findings: analysis.findings.clone(),

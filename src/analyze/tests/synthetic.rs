@@ -290,3 +290,31 @@ fn pre_exec_time_is_other() {
     assert!(near(wait_s(&a, "other"), 0.1, 1e-6));
     assert!(near(a.critical_path.on_cpu_s, 0.9, 1e-6));
 }
+
+#[test]
+fn expired_gil_waits_are_charged_to_the_running_peer() {
+    // Main thread joins T1 (0x189, woken by T1 at its exit). T1 and T2 take
+    // turns on the GIL in 5 ms slices; T1's timed waits (0x89) expire with no
+    // waker in the tree, while T2 computes. Result: cpu-bound, no lock.
+    let mut b = B::new(100, 1000.0)
+        .process(100, 1, "/usr/bin/python3.11")
+        .thread(100, 100, 0.0, 1000.0)
+        .thread(101, 100, 5.0, 995.0)
+        .thread(102, 100, 5.0, 990.0)
+        .off(100, 10.0, 995.0, 996.0, futex(0x189), Some(101));
+    let mut s = 10.0;
+    while s + 10.0 <= 990.0 {
+        b = b.off(101, s, s + 5.0, s + 5.0, futex(0x89), None);
+        b = b.off(102, s + 5.0, s + 10.0, s + 10.0, futex(0x89), Some(101));
+        s += 10.0;
+    }
+    let a = analyze(&b.done(), 2);
+    assert_path_sums(&a, 1.0);
+    assert_eq!(
+        a.verdict.class, "cpu-bound",
+        "{:?} {:?}",
+        a.verdict, a.waits
+    );
+    assert!(wait_s(&a, "lock") < 0.01, "{:?}", a.waits);
+    assert_eq!(a.recommendations[0].strategy, "process-pool");
+}

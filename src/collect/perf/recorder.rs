@@ -322,16 +322,13 @@ impl Recorder {
     /// The thread's live state, creating the thread (first seen at `t`,
     /// assumed running) when it is new.
     fn thread(&mut self, pid: Pid, tid: Tid, t: Ns) -> &mut Live {
-        if !self.trace.threads.contains_key(&tid) {
-            self.trace.threads.insert(
+        if let std::collections::btree_map::Entry::Vacant(e) = self.trace.threads.entry(tid) {
+            e.insert(ThreadTrace {
                 tid,
-                ThreadTrace {
-                    tid,
-                    pid,
-                    start: t,
-                    ..Default::default()
-                },
-            );
+                pid,
+                start: t,
+                ..Default::default()
+            });
             let p = self
                 .trace
                 .processes
@@ -435,13 +432,33 @@ impl Recorder {
         let cause = self.trace.causes.intern(cause);
         let live = self.thread(s.pid, s.tid, s.time);
         Self::close_on_cpu(live, s.time);
-        live.pending = Some(Pending {
+        let pending = Pending {
             start: s.time,
             state,
             cause,
             wake: None,
             waker: None,
-        });
+        };
+        if let Some(p) = live.pending.replace(pending) {
+            self.repair(s.tid, p, s.time);
+        }
+    }
+
+    /// A switch-out arrived while the previous one was still open: the
+    /// switch-in between them was lost. The thread ran at some point in
+    /// between; close the open interval at its wakeup when known, else
+    /// halfway, and count the on-CPU rest, so the timeline still covers the
+    /// thread's life.
+    fn repair(&mut self, tid: Tid, p: Pending, t: Ns) {
+        let end = p
+            .wake
+            .unwrap_or(p.start + t.saturating_sub(p.start) / 2)
+            .min(t);
+        self.push_offcpu(tid, p, end);
+        if let Some(live) = self.live.get_mut(&tid) {
+            live.on_total += t.saturating_sub(end);
+        }
+        self.trace.counts.repaired += 1;
     }
 
     fn on_switch_out_record(&mut self, pid: Pid, tid: Tid, t: Ns, preempt: bool) {
@@ -467,13 +484,16 @@ impl Recorder {
         }
         let live = self.live.get_mut(&tid).unwrap();
         Self::close_on_cpu(live, t);
-        live.pending = Some(Pending {
+        let pending = Pending {
             start: t,
             state,
             cause,
             wake: None,
             waker: None,
-        });
+        };
+        if let Some(p) = live.pending.replace(pending) {
+            self.repair(tid, p, t);
+        }
     }
 
     fn on_waking(&mut self, s: &Sample<'_>) {
