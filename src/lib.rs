@@ -12,3 +12,4 @@ pub mod launch;
 pub mod model;
 pub mod render;
 pub mod run;
+pub mod stacks;

@@ -93,12 +93,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
             freq: cfg.freq,
             ..perf::PerfConfig::default()
         };
-        let mut cache = procfs::FdKindCache::new();
-        let fd_kind: perf::recorder::FdResolver =
-            Box::new(move |pid, fd, now| cache.get(pid, fd, now));
-        let proc_reader: perf::recorder::ProcReader =
-            Box::new(|pid| (procfs::read_cmdline(pid), procfs::read_exe(pid)));
-        match perf::open(target, &pcfg, fd_kind, proc_reader) {
+        match perf::open(target, &pcfg, Box::new(procfs::waitset::WaitSets::new())) {
             Ok(s) => {
                 statuses.extend(s.statuses.iter().cloned());
                 if s.tracefs_mounted_by_us {

@@ -315,6 +315,14 @@ fn poll(f: &[String], cause: &Cause) -> Option<Classified> {
 /// An event-loop wait: `network` when the fd evidence names a socket, else
 /// `other` (see docs/wait-kinds.md); always [`Dependency::Poll`].
 fn poll_class(call: String, cause: &Cause) -> Classified {
+    if cause.timed_out {
+        // Nothing it watched became ready: the loop slept until its next
+        // timer (asyncio.sleep, setTimeout, a poll timeout).
+        return Classified::leaf(
+            WaitKind::Sleep,
+            format!("{call} until its timeout (a timer)"),
+        );
+    }
     if is_socket(cause.fd_kind) {
         let what = format!("{call} on {}", socket_words(cause.fd_kind));
         return Classified::new(WaitKind::Network, Dependency::Poll, what);

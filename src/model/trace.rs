@@ -76,6 +76,9 @@ pub struct Cause {
     pub futex_op: Option<u32>,
     /// `/proc/TID/wchan`, the fallback when kernel stacks cannot be had.
     pub wchan: Option<String>,
+    /// The wait had a timeout (poll, select, epoll) and lasted until it
+    /// expired: a timer wait, whatever the fds were.
+    pub timed_out: bool,
 }
 
 pub type CauseId = u32;

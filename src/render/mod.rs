@@ -2,6 +2,7 @@
 //! `profile.json` value from the trace and the analysis; [`terminal`] prints
 //! the summary; [`write_all`] is the one place that writes files.
 
+pub mod flamegraph;
 pub mod profile;
 pub mod terminal;
 

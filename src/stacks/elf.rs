@@ -40,6 +40,15 @@ pub struct Bytes {
     range: Range<usize>,
 }
 
+impl Default for Bytes {
+    fn default() -> Self {
+        Bytes {
+            backing: Arc::new(Backing::Owned(Vec::new())),
+            range: 0..0,
+        }
+    }
+}
+
 impl Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -127,7 +127,15 @@ impl Unwinder {
     /// `ip` itself, then each caller's return address minus one. `stack` is
     /// the user stack copy starting at `sp`. With no mappings known for `pid`
     /// the walk uses frame pointers only.
-    pub fn unwind(&mut self, pid: Pid, ip: u64, sp: u64, bp: u64, stack: &[u8], out: &mut Vec<u64>) {
+    pub fn unwind(
+        &mut self,
+        pid: Pid,
+        ip: u64,
+        sp: u64,
+        bp: u64,
+        stack: &[u8],
+        out: &mut Vec<u64>,
+    ) {
         self.stats.samples += 1;
         if ip == 0 {
             return;

@@ -103,6 +103,12 @@ fn busy_loop_is_cpu_bound() {
     let p = r.p();
     let (user, wall) = (f(&p["time"]["user_s"]), f(&p["wall_s"]));
     assert!(wall >= 1.4, "wall_s {wall} for a 1.5 s loop");
+    let measured = printed(&r.stdout_str(), "cpu_s");
+    let cpu = user + f(&p["time"]["system_s"]);
+    assert!(
+        close(cpu, measured, 0.05, 0.01),
+        "user_s+system_s {cpu} vs {measured} the loop measured of itself"
+    );
     assert!(
         user >= 0.9 * wall,
         "user_s {user} < 90% of wall_s {wall}\n{}",
@@ -188,12 +194,15 @@ fn contended_mutex_is_lock() {
         "lock {lock:.3}s is neither the top wait nor 25% of wall\n{}",
         r.context()
     );
-    // Thread-seconds in lock (added per-thread `waits`) against what the
-    // workload timed around pthread_mutex_lock.
-    let per_thread: f64 = all_threads(p)
+    // The two workers' thread-seconds in lock (added per-thread `waits`)
+    // against what they timed around pthread_mutex_lock. The main thread
+    // only joins them, which the workload does not count.
+    let workers: Vec<_> = processes(p)
         .iter()
-        .map(|t| thread_wait_s(t, "lock"))
-        .sum();
+        .flat_map(|pr| threads(pr).iter().filter(move |t| t["tid"] != pr["pid"]))
+        .collect();
+    assert_eq!(workers.len(), 2, "two worker threads\n{}", r.context());
+    let per_thread: f64 = workers.iter().map(|t| thread_wait_s(t, "lock")).sum();
     assert!(
         close(per_thread, measured, 0.3, 0.05),
         "threads' lock time {per_thread:.3}s vs {measured:.3}s measured by the workload"

@@ -14,6 +14,6 @@ int main(int argc, char **argv) {
         done++;
     }
     double el = now_s() - t0;
-    printf("iterations=%ld elapsed_s=%.6f rate=%.1f\n", done, el, done / el);
+    printf("iterations=%ld elapsed_s=%.6f rate=%.1f cpu_s=%.6f\n", done, el, done / el, cpu_s());
     return 0;
 }

@@ -12,6 +12,13 @@ static inline double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of the whole process so far (user + system), in seconds. */
+static inline double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* One unit of pure computation; the volatile sink keeps it from being folded. */
 static volatile uint64_t sink;
 static inline uint64_t work(uint64_t x, long n) {

@@ -1,4 +1,4 @@
-// forkwait [CPU_S SLEEP_S]: the parent forks a child that computes CPU_S then sleeps SLEEP_S, and waits for it. Expected: the parent's child wait is looked through (cpu, then sleep).
+// forkwait [CPU_S SLEEP_S]: the parent forks a child that computes CPU_S (wall) then sleeps SLEEP_S, and waits for it; both print their CPU time. Expected: the parent's child wait is looked through (cpu, then sleep).
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,10 +11,13 @@ int main(int argc, char **argv) {
     if (pid == 0) {
         spin_for(cpu);
         sleep_for(nap);
+        printf("child_cpu_s=%.6f\n", cpu_s());
+        fflush(stdout);
         _exit(7);
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    printf("parent=%d child=%d child_exit=%d\n", (int)getpid(), (int)pid, WEXITSTATUS(status));
+    printf("parent=%d child=%d child_exit=%d parent_cpu_s=%.6f\n", (int)getpid(), (int)pid,
+           WEXITSTATUS(status), cpu_s());
     return 0;
 }

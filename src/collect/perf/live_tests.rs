@@ -13,12 +13,10 @@ fn record(argv: &[&str]) -> Option<Trace> {
         argv: argv.clone(),
         launched: held.launched,
     };
-    let mut cache = crate::collect::procfs::FdKindCache::new();
     let session = match open(
         target,
         &PerfConfig::default(),
-        Box::new(move |p, f, t| cache.get(p, f, t)),
-        Box::new(|_| (None, None)),
+        Box::new(crate::collect::procfs::waitset::WaitSets::new()),
     ) {
         Ok(s) => s,
         Err(e) => {

@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use perf_event::events::{Software, Tracepoint};
 use perf_event::{Builder, Clock, Counter, Sampler};
 
-use self::recorder::{FdResolver, ProcReader, RawFields, Recorder, REGS_MASK};
+use self::recorder::{ProcAccess, RawFields, Recorder, REGS_MASK};
 use self::records::{
     EventKind, EventLayout, Layout, SAMPLE_CALLCHAIN, SAMPLE_ID_ALL_FIELDS, SAMPLE_IP,
     SAMPLE_PERIOD, SAMPLE_RAW, SAMPLE_REGS_USER,
@@ -237,12 +237,11 @@ fn find_tracepoints() -> Result<Tracepoints, String> {
 }
 
 /// Open every event on the held target and start the drain thread.
-/// `fd_kind` and `proc_reader` read /proc on the drain thread.
+/// `proc` reads /proc (fd kinds, argv) on the drain thread.
 pub fn open(
     target: Target,
     cfg: &PerfConfig,
-    fd_kind: FdResolver,
-    proc_reader: ProcReader,
+    proc: Box<dyn ProcAccess>,
 ) -> Result<PerfSession, String> {
     let cpus = online_cpus();
     let mut statuses = Vec::new();
@@ -391,8 +390,7 @@ pub fn open(
                 target.launched,
                 fields,
                 kallsyms,
-                fd_kind,
-                proc_reader,
+                proc,
             );
             drain(cpu_events, layout, rec, &stop2, &end2)
         })

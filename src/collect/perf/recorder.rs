@@ -38,8 +38,13 @@ pub struct RawFields {
 /// Registers sampled at switch-out, in `sample_regs_user` mask order:
 /// DX(3) SI(4) DI(5) R10(18) on x86_64.
 pub const REGS_MASK: u64 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 18);
+const REG_DX: usize = 0;
 const REG_SI: usize = 1;
 const REG_DI: usize = 2;
+const REG_R10: usize = 3;
+
+/// A wait that lasted to within this of its timeout ran into it.
+const TIMEOUT_SLACK_NS: Ns = 1_000_000;
 
 /// `common_flags` bits meaning the tracepoint fired in interrupt context
 /// (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ | TRACE_FLAG_NMI).
@@ -175,6 +180,8 @@ struct Pending {
     cause: CauseId,
     wake: Option<Ns>,
     waker: Option<Tid>,
+    /// The wait's own timeout (poll, select, epoll), when it had one.
+    timeout: Option<Ns>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -185,11 +192,42 @@ struct Live {
     exited: bool,
 }
 
-/// Resolves a file descriptor's kind (from /proc) while the run goes on.
-pub type FdResolver = Box<dyn FnMut(Pid, i32, Ns) -> Option<FdKind> + Send>;
+/// What the recorder reads from the live system while the run goes on
+/// (/proc and the target's memory); a trait so that replayed traces and
+/// tests can stand in for it.
+pub trait ProcAccess: Send {
+    /// The kind of a file descriptor.
+    fn fd_kind(&mut self, pid: Pid, fd: i32, now: Ns) -> Option<FdKind>;
+    /// The summarized kind of a poll() set of `nfds` pollfds at `addr`.
+    fn poll_set(&mut self, pid: Pid, addr: u64, nfds: u64, now: Ns) -> Option<FdKind>;
+    /// The summarized kind of a select() read set.
+    fn select_set(&mut self, pid: Pid, nfds: u64, addr: u64, now: Ns) -> Option<FdKind>;
+    /// The summarized kind of the fds an epoll instance watches.
+    fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind>;
+    /// argv and exe of a process that just exec'd.
+    fn argv_exe(&mut self, pid: Pid) -> (Option<Vec<String>>, Option<String>);
+}
 
-/// Reads a process's argv and exe (from /proc) while the run goes on.
-pub type ProcReader = Box<dyn FnMut(Pid) -> (Option<Vec<String>>, Option<String>) + Send>;
+impl ProcAccess for crate::collect::procfs::waitset::WaitSets {
+    fn fd_kind(&mut self, pid: Pid, fd: i32, now: Ns) -> Option<FdKind> {
+        crate::collect::procfs::waitset::WaitSets::fd_kind(self, pid, fd, now)
+    }
+    fn poll_set(&mut self, pid: Pid, addr: u64, nfds: u64, now: Ns) -> Option<FdKind> {
+        crate::collect::procfs::waitset::WaitSets::poll_set(self, pid, addr, nfds, now)
+    }
+    fn select_set(&mut self, pid: Pid, nfds: u64, addr: u64, now: Ns) -> Option<FdKind> {
+        crate::collect::procfs::waitset::WaitSets::select_set(self, pid, nfds, addr, now)
+    }
+    fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind> {
+        crate::collect::procfs::waitset::WaitSets::epoll_set(self, pid, epfd, now)
+    }
+    fn argv_exe(&mut self, pid: Pid) -> (Option<Vec<String>>, Option<String>) {
+        (
+            crate::collect::procfs::read_cmdline(pid),
+            crate::collect::procfs::read_exe(pid),
+        )
+    }
+}
 
 pub struct Recorder {
     trace: Trace,
@@ -197,13 +235,14 @@ pub struct Recorder {
     fields: Option<RawFields>,
     tracepoints: bool,
     hints: Vec<Option<SyscallHint>>,
-    fd_kind: FdResolver,
-    proc_reader: ProcReader,
+    proc: Box<dyn ProcAccess>,
     scratch: Vec<u64>,
     new_task_cause: CauseId,
     /// Last wakeup seen per wakee: a wakeup between two traced tasks is
     /// delivered twice (once through each task's events).
     last_wake: HashMap<Tid, Ns>,
+    /// The last fd kind each thread's poll/select/epoll wait resolved to.
+    last_wait_set: HashMap<(Tid, i64), FdKind>,
     /// Records after this time are not processed (the root was reaped).
     pub horizon: Ns,
 }
@@ -215,8 +254,7 @@ impl Recorder {
         launched: Ns,
         fields: Option<RawFields>,
         kallsyms: Vec<(u64, String)>,
-        fd_kind: FdResolver,
-        proc_reader: ProcReader,
+        proc: Box<dyn ProcAccess>,
     ) -> Self {
         let mut trace = Trace {
             root_pid,
@@ -245,11 +283,11 @@ impl Recorder {
             tracepoints: fields.is_some(),
             fields,
             hints: Vec::new(),
-            fd_kind,
-            proc_reader,
+            proc,
             scratch: Vec::with_capacity(128),
             new_task_cause,
             last_wake: HashMap::new(),
+            last_wait_set: HashMap::new(),
             horizon: Ns::MAX,
         }
     }
@@ -410,6 +448,7 @@ impl Recorder {
             kstack,
             ..Cause::default()
         };
+        let mut timeout = None;
         if let Some(k) = kstack {
             let hint = self.hint(k);
             cause.syscall_nr = hint.nr;
@@ -420,13 +459,17 @@ impl Recorder {
                     if (0..1 << 22).contains(&fd) {
                         cause.fd = Some(fd as i32);
                         if blocking {
-                            cause.fd_kind = (self.fd_kind)(s.pid, fd as i32, s.time);
+                            cause.fd_kind = self.proc.fd_kind(s.pid, fd as i32, s.time);
                         }
                     }
                 }
             }
             if hint.futex {
                 cause.futex_op = s.user_reg(REG_SI).map(|v| v as u32);
+            }
+            if blocking {
+                timeout = self.wait_set(s, hint.name.as_deref(), &mut cause);
+                self.remember_wait_set(s.tid, &hint, &mut cause);
             }
         }
         let cause = self.trace.causes.intern(cause);
@@ -438,9 +481,78 @@ impl Recorder {
             cause,
             wake: None,
             waker: None,
+            timeout,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(s.tid, p, s.time);
+        }
+    }
+
+    /// A poll set is read from the target's memory after the fact; when the
+    /// thread has already moved on, the set cannot be read. Such a wait takes
+    /// the kind the same thread's previous wait in the same call had.
+    fn remember_wait_set(&mut self, tid: Tid, hint: &SyscallHint, cause: &mut Cause) {
+        const SETS: [&str; 7] = [
+            "poll",
+            "ppoll",
+            "select",
+            "pselect6",
+            "epoll_wait",
+            "epoll_pwait",
+            "epoll_pwait2",
+        ];
+        let Some(nr) = hint
+            .nr
+            .filter(|_| hint.name.as_deref().is_some_and(|n| SETS.contains(&n)))
+        else {
+            return;
+        };
+        match cause.fd_kind {
+            Some(kind) => {
+                self.last_wait_set.insert((tid, nr), kind);
+            }
+            None => cause.fd_kind = self.last_wait_set.get(&(tid, nr)).copied(),
+        }
+    }
+
+    /// For poll, select and epoll waits: the kind of fds waited on (into
+    /// `cause.fd_kind`) and the wait's timeout.
+    fn wait_set(&mut self, s: &Sample<'_>, name: Option<&str>, cause: &mut Cause) -> Option<Ns> {
+        let reg = |n| s.user_reg(n);
+        let ms = |v: u64| {
+            let ms = v as i32;
+            (ms >= 0).then_some(ms as Ns * 1_000_000)
+        };
+        match name? {
+            "poll" => {
+                cause.fd_kind = self
+                    .proc
+                    .poll_set(s.pid, reg(REG_DI)?, reg(REG_SI)?, s.time);
+                ms(reg(REG_DX)?)
+            }
+            "ppoll" => {
+                cause.fd_kind = self
+                    .proc
+                    .poll_set(s.pid, reg(REG_DI)?, reg(REG_SI)?, s.time);
+                None
+            }
+            "select" | "pselect6" => {
+                cause.fd_kind = self
+                    .proc
+                    .select_set(s.pid, reg(REG_DI)?, reg(REG_SI)?, s.time);
+                None
+            }
+            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => {
+                let epfd = reg(REG_DI)? as i32;
+                cause.fd = Some(epfd);
+                cause.fd_kind = self.proc.epoll_set(s.pid, epfd, s.time);
+                if name == Some("epoll_pwait2") {
+                    None
+                } else {
+                    ms(reg(REG_R10)?)
+                }
+            }
+            _ => None,
         }
     }
 
@@ -490,6 +602,7 @@ impl Recorder {
             cause,
             wake: None,
             waker: None,
+            timeout: None,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(tid, p, t);
@@ -535,7 +648,15 @@ impl Recorder {
         }
     }
 
-    fn push_offcpu(&mut self, tid: Tid, p: Pending, end: Ns) {
+    fn push_offcpu(&mut self, tid: Tid, mut p: Pending, end: Ns) {
+        if let Some(timeout) = p.timeout {
+            let waited = p.wake.unwrap_or(end).saturating_sub(p.start);
+            if p.waker.is_none() && waited + TIMEOUT_SLACK_NS >= timeout {
+                let mut c = self.trace.causes.get(p.cause).clone();
+                c.timed_out = true;
+                p.cause = self.trace.causes.intern(c);
+            }
+        }
         let th = self.trace.threads.get_mut(&tid).unwrap();
         let wake = p.wake.map(|w| w.clamp(p.start, end.max(p.start)));
         th.offcpu.push(crate::model::trace::OffCpu {
@@ -584,6 +705,7 @@ impl Recorder {
             cause,
             wake: None,
             waker: None,
+            timeout: None,
         });
         self.trace.threads.get_mut(&tid).unwrap().comm = parent_comm;
     }
@@ -649,16 +771,16 @@ impl Recorder {
             if self.trace.exec.is_none() && pid == self.trace.root_pid {
                 self.trace.exec = Some(t);
             }
-            let (argv, exe) = (self.proc_reader)(pid);
+            let (argv, exe) = self.proc.argv_exe(pid);
             let p = self.trace.processes.get_mut(&pid).unwrap();
             p.comm = comm.into();
             p.mappings.clear();
-            if let Some(argv) = argv.filter(|a| !a.is_empty()) {
-                p.argv = argv;
-            }
-            if exe.is_some() {
-                p.exe = exe;
-            }
+            // A process gone before /proc could be read keeps at least the
+            // name of what it exec'd, never its parent's argv.
+            p.argv = argv
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| vec![comm.to_string()]);
+            p.exe = exe;
         } else if pid == tid {
             let p = self.trace.processes.get_mut(&pid).unwrap();
             if p.comm.is_empty() {

@@ -10,6 +10,7 @@
 pub mod parse;
 pub mod sampler;
 mod timeline;
+pub mod waitset;
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -1,0 +1,377 @@
+//! Name the addresses of recorded stacks, once, after the target has exited.
+//!
+//! In: a [`Trace`] (its recorded MMAP2 mappings per process, kallsyms, and the
+//! stacks to name) or any set of `(pid, address)` pairs. Out: [`Symbols`],
+//! which maps each pair to its [`Frame`]s, inlined frames expanded (innermost
+//! first). Nothing here reads a live `/proc`: a user address is placed in the
+//! mapping that covered it (later mappings override earlier ones), turned into
+//! a file offset (`addr - start + pgoff`) and symbolized from the file with
+//! blazesym (ELF symbols, DWARF lines and inlining, Rust and C++ demangling).
+//! Each file is symbolized once with all its offsets. Kernel addresses are
+//! named from `Trace::kallsyms`; addresses in no file mapping are looked up in
+//! the process's `/tmp/perf-PID.map` (JIT code).
+//!
+//! A frame that cannot be named is never dropped: it becomes
+//! `module+0xOFFSET` (module = file basename, offset = file offset), and an
+//! address in no mapping at all becomes `[unknown]+0xADDR`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use blazesym::symbolize::source::{Elf, Source};
+use blazesym::symbolize::{Input, Symbolized, Symbolizer};
+
+use super::perfmap::PerfMap;
+use super::{is_kernel, module_name};
+use crate::model::trace::{Mapping, Pid, Trace};
+
+/// One named frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub name: String,
+    /// File basename, `[kernel]`, `[jit]` or `[unknown]`.
+    pub module: String,
+    /// The function was inlined into the frame that follows it.
+    pub inlined: bool,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+impl Frame {
+    fn bare(name: String, module: &str) -> Frame {
+        Frame {
+            name,
+            module: module.to_string(),
+            inlined: false,
+            file: None,
+            line: None,
+        }
+    }
+}
+
+/// What to consult.
+#[derive(Clone, Debug)]
+pub struct SymbolizeOptions {
+    /// Where `perf-PID.map` files are (`/tmp`); `None` turns JIT maps off.
+    pub perf_map_dir: Option<PathBuf>,
+    /// Read DWARF (source lines, inlined frames) besides ELF symbols.
+    pub debug_info: bool,
+}
+
+impl Default for SymbolizeOptions {
+    fn default() -> Self {
+        SymbolizeOptions {
+            perf_map_dir: Some(PathBuf::from("/tmp")),
+            debug_info: true,
+        }
+    }
+}
+
+/// Pid under which kernel addresses are stored (they are the same in every
+/// process).
+const KERNEL_PID: Pid = -1;
+
+/// Names for `(pid, address)` pairs.
+#[derive(Clone, Debug, Default)]
+pub struct Symbols {
+    frames: HashMap<(Pid, u64), Box<[Frame]>>,
+}
+
+/// A process's address space at the end of the run: non-overlapping
+/// intervals, each pointing at the mapping that covered it last.
+struct AddressSpace<'a> {
+    /// start -> (end, mapping)
+    intervals: BTreeMap<u64, (u64, &'a Mapping)>,
+}
+
+impl<'a> AddressSpace<'a> {
+    fn new(mappings: &'a [Mapping]) -> Self {
+        let mut intervals: BTreeMap<u64, (u64, &Mapping)> = BTreeMap::new();
+        for m in mappings.iter().filter(|m| m.end > m.start) {
+            let hit: Vec<(u64, (u64, &Mapping))> = intervals
+                .range(..m.end)
+                .rev()
+                .take_while(|(_, (end, _))| *end > m.start)
+                .map(|(s, v)| (*s, *v))
+                .collect();
+            for (s, (e, old)) in hit {
+                intervals.remove(&s);
+                if s < m.start {
+                    intervals.insert(s, (m.start, old));
+                }
+                if e > m.end {
+                    intervals.insert(m.end, (e, old));
+                }
+            }
+            intervals.insert(m.start, (m.end, m));
+        }
+        AddressSpace { intervals }
+    }
+
+    fn find(&self, addr: u64) -> Option<&'a Mapping> {
+        let (_, (end, m)) = self.intervals.range(..=addr).next_back()?;
+        (addr < *end).then_some(*m)
+    }
+}
+
+impl Symbols {
+    /// Name every address of every stack in `trace`: on-CPU sample stacks
+    /// (in the pid of the thread that took them) and kernel stacks of
+    /// off-CPU causes.
+    pub fn for_trace(trace: &Trace, opts: &SymbolizeOptions) -> Symbols {
+        let mut addrs: Vec<(Pid, u64)> = Vec::new();
+        for th in trace.threads.values() {
+            for &id in th.sample_stacks.keys() {
+                addrs.extend(trace.stacks.get(id).iter().map(|&a| (th.pid, a)));
+            }
+        }
+        for s in &trace.kstacks.stacks {
+            addrs.extend(s.iter().map(|&a| (KERNEL_PID, a)));
+        }
+        Self::resolve(trace, addrs, opts)
+    }
+
+    /// Name the given `(pid, address)` pairs, using the mappings and kernel
+    /// symbols recorded in `trace`.
+    pub fn resolve(
+        trace: &Trace,
+        addrs: impl IntoIterator<Item = (Pid, u64)>,
+        opts: &SymbolizeOptions,
+    ) -> Symbols {
+        let mut unique: Vec<(Pid, u64)> = addrs
+            .into_iter()
+            .map(|(pid, a)| {
+                if is_kernel(a) {
+                    (KERNEL_PID, a)
+                } else {
+                    (pid, a)
+                }
+            })
+            .collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut out = Symbols::default();
+        // file path -> (file offset -> keys wanting it)
+        let mut by_file: HashMap<&str, BTreeMap<u64, Vec<(Pid, u64)>>> = HashMap::new();
+        let mut spaces: HashMap<Pid, AddressSpace> = HashMap::new();
+        let mut jit: HashMap<Pid, Option<PerfMap>> = HashMap::new();
+        for &(pid, addr) in &unique {
+            if pid == KERNEL_PID {
+                out.insert(pid, addr, kernel_frame(trace, addr));
+                continue;
+            }
+            let space = spaces.entry(pid).or_insert_with(|| {
+                let maps = trace.processes.get(&pid).map(|p| &p.mappings[..]);
+                AddressSpace::new(maps.unwrap_or(&[]))
+            });
+            match space.find(addr) {
+                Some(m) => {
+                    let off = addr - m.start + m.pgoff;
+                    let files = by_file.entry(m.path.as_str()).or_default();
+                    files.entry(off).or_default().push((pid, addr));
+                }
+                None => {
+                    let map = jit.entry(pid).or_insert_with(|| {
+                        opts.perf_map_dir
+                            .as_deref()
+                            .and_then(|d| PerfMap::load(d, pid))
+                    });
+                    out.insert(pid, addr, jit_frame(map.as_ref(), addr));
+                }
+            }
+        }
+        let symbolizer = Symbolizer::builder()
+            .enable_code_info(opts.debug_info)
+            .enable_inlined_fns(opts.debug_info)
+            .enable_demangling(true)
+            .build();
+        for (path, offsets) in by_file {
+            out.symbolize_file(&symbolizer, path, &offsets, opts.debug_info);
+        }
+        out
+    }
+
+    fn insert(&mut self, pid: Pid, addr: u64, frames: Vec<Frame>) {
+        self.frames.insert((pid, addr), frames.into_boxed_slice());
+    }
+
+    fn symbolize_file(
+        &mut self,
+        symbolizer: &Symbolizer,
+        path: &str,
+        offsets: &BTreeMap<u64, Vec<(Pid, u64)>>,
+        debug_info: bool,
+    ) {
+        let module = module_name(path);
+        let offs: Vec<u64> = offsets.keys().copied().collect();
+        let results = if path.ends_with(" (deleted)") || !path.starts_with('/') {
+            Vec::new()
+        } else {
+            let mut elf = Elf::new(path);
+            elf.debug_syms = debug_info;
+            let src = Source::Elf(elf);
+            symbolizer
+                .symbolize(&src, Input::FileOffset(&offs))
+                .unwrap_or_default()
+        };
+        for (i, (off, keys)) in offsets.iter().enumerate() {
+            let frames = match results.get(i) {
+                Some(Symbolized::Sym(sym)) => sym_frames(sym, module),
+                _ => vec![Frame::bare(format!("{module}+{off:#x}"), module)],
+            };
+            for &(pid, addr) in keys {
+                self.insert(pid, addr, frames.clone());
+            }
+        }
+    }
+
+    /// The frames for `addr` in `pid`, innermost inlined frame first; `None`
+    /// when the address was not among those resolved.
+    pub fn frames(&self, pid: Pid, addr: u64) -> Option<&[Frame]> {
+        let pid = if is_kernel(addr) { KERNEL_PID } else { pid };
+        self.frames.get(&(pid, addr)).map(|f| &f[..])
+    }
+
+    /// Display names of a leaf-first stack, leaf first, inlined frames
+    /// expanded. Kernel frames end in `_[k]`, JIT frames in `_[j]` and
+    /// inlined frames in `_[i]` (the suffixes inferno colours by).
+    pub fn names(&self, stack: &[u64], pid: Pid) -> Vec<String> {
+        let mut out = Vec::with_capacity(stack.len());
+        for &addr in stack {
+            match self.frames(pid, addr) {
+                Some(frames) => out.extend(frames.iter().map(display_name)),
+                None if is_kernel(addr) => out.push(format!("[kernel]+{addr:#x}_[k]")),
+                None => out.push(format!("[unknown]+{addr:#x}")),
+            }
+        }
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+}
+
+fn display_name(f: &Frame) -> String {
+    let suffix = match f.module.as_str() {
+        "[kernel]" => "_[k]",
+        "[jit]" => "_[j]",
+        _ if f.inlined => "_[i]",
+        _ => "",
+    };
+    format!("{}{}", f.name, suffix)
+}
+
+fn kernel_frame(trace: &Trace, addr: u64) -> Vec<Frame> {
+    let name = trace
+        .ksym(addr)
+        .map_or_else(|| format!("[kernel]+{addr:#x}"), str::to_string);
+    vec![Frame::bare(name, "[kernel]")]
+}
+
+fn jit_frame(map: Option<&PerfMap>, addr: u64) -> Vec<Frame> {
+    match map.and_then(|m| m.lookup(addr)) {
+        Some(name) => vec![Frame::bare(name.to_string(), "[jit]")],
+        None => vec![Frame::bare(format!("[unknown]+{addr:#x}"), "[unknown]")],
+    }
+}
+
+/// A blazesym symbol as frames, innermost inlined function first.
+fn sym_frames(sym: &blazesym::symbolize::Sym<'_>, module: &str) -> Vec<Frame> {
+    let loc = |ci: Option<&blazesym::symbolize::CodeInfo<'_>>| {
+        ci.map_or((None, None), |c| {
+            (Some(c.file.to_string_lossy().into_owned()), c.line)
+        })
+    };
+    let mut frames = Vec::with_capacity(1 + sym.inlined.len());
+    for f in sym.inlined.iter().rev() {
+        let (file, line) = loc(f.code_info.as_ref());
+        frames.push(Frame {
+            name: f.name.to_string(),
+            module: module.to_string(),
+            inlined: true,
+            file,
+            line,
+        });
+    }
+    let (file, line) = loc(sym.code_info.as_deref());
+    frames.push(Frame {
+        name: sym.name.to_string(),
+        module: module.to_string(),
+        inlined: false,
+        file,
+        line,
+    });
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(start: u64, end: u64, pgoff: u64, path: &str) -> Mapping {
+        Mapping {
+            start,
+            end,
+            pgoff,
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn later_mappings_override_earlier_ones() {
+        let maps = [
+            m(0x1000, 0x5000, 0, "/a"),
+            m(0x2000, 0x3000, 0x10000, "/b"),
+            m(0x8000, 0x9000, 0, "/c"),
+        ];
+        let space = AddressSpace::new(&maps);
+        assert_eq!(space.find(0x1800).unwrap().path, "/a");
+        assert_eq!(space.find(0x2800).unwrap().path, "/b");
+        assert_eq!(space.find(0x3000).unwrap().path, "/a");
+        assert_eq!(space.find(0x4fff).unwrap().path, "/a");
+        assert!(space.find(0x5000).is_none());
+        assert!(space.find(0x0fff).is_none());
+        assert_eq!(space.find(0x8000).unwrap().path, "/c");
+    }
+
+    #[test]
+    fn unnamed_frames_are_kept() {
+        let mut trace = Trace::default();
+        trace.kallsyms = vec![(0xffff_ffff_8100_0000, "schedule".into())];
+        let mut p = crate::model::trace::ProcessTrace::default();
+        p.mappings
+            .push(m(0x40_0000, 0x40_1000, 0x2000, "/gone/app (deleted)"));
+        p.mappings
+            .push(m(0x50_0000, 0x50_1000, 0, "/nonexistent/lib.so"));
+        trace.processes.insert(9, p);
+        let opts = SymbolizeOptions {
+            perf_map_dir: None,
+            debug_info: false,
+        };
+        let addrs = [
+            (9, 0x40_0010),
+            (9, 0x50_0020),
+            (9, 0x60_0000),
+            (9, 0xffff_ffff_8100_0010),
+            (9, 0xffff_ffff_8000_0000),
+        ];
+        let syms = Symbols::resolve(&trace, addrs, &opts);
+        let names = syms.names(&addrs.map(|a| a.1), 9);
+        assert_eq!(
+            names,
+            [
+                "app+0x2010",
+                "lib.so+0x20",
+                "[unknown]+0x600000",
+                "schedule_[k]",
+                "[kernel]+0xffffffff80000000_[k]",
+            ]
+        );
+        assert_eq!(syms.frames(9, 0x40_0010).unwrap()[0].module, "app");
+    }
+}
