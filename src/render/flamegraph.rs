@@ -269,3 +269,168 @@ pub fn write_flamegraphs(
     }
     Ok(roles)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Golden tests on a small synthetic trace: the folded files are compared
+    //! with `tests/fixtures/stacks/*.folded`; `WALLPROF_BLESS=1` rewrites them.
+
+    use super::*;
+    use crate::model::trace::{Cause, ProcessTrace, SwitchState};
+
+    const MS: u64 = 1_000_000;
+
+    fn thread(pid: i32, tid: i32, comm: &str) -> ThreadTrace {
+        ThreadTrace {
+            pid,
+            tid,
+            comm: comm.into(),
+            ..Default::default()
+        }
+    }
+
+    fn iv(start: u64, wake: Option<u64>, end: u64, cause: CauseId) -> OffCpu {
+        OffCpu {
+            start,
+            wake,
+            end,
+            cause,
+            waker: None,
+        }
+    }
+
+    /// Process 100 `app` with a main thread and a worker.
+    fn synthetic() -> Trace {
+        let mut t = Trace {
+            freq_hz: 1000,
+            ..Default::default()
+        };
+        t.processes.insert(
+            100,
+            ProcessTrace {
+                pid: 100,
+                comm: "app".into(),
+                threads: vec![100, 101],
+                ..Default::default()
+            },
+        );
+        let hot = t.stacks.intern(&[0x30, 0x20, 0x10]);
+        let other = t.stacks.intern(&[0x21, 0x10]);
+        let in_kernel = t.stacks.intern(&[0xffff_ffff_8100_0040, 0x30, 0x20, 0x10]);
+        let recv = t.kstacks.intern(&[0xffff_ffff_8100_0010, 0xffff_ffff_8100_0020]);
+        let net = t.causes.intern(Cause {
+            state: SwitchState::Sleeping,
+            kstack: Some(recv),
+            ..Default::default()
+        });
+        let sleep = t.causes.intern(Cause {
+            state: SwitchState::Sleeping,
+            syscall_name: Some("nanosleep".into()),
+            ..Default::default()
+        });
+        let preempt = t.causes.intern(Cause {
+            state: SwitchState::Preempted,
+            ..Default::default()
+        });
+        let mut main = thread(100, 100, "app");
+        main.sample_stacks = [(hot, 30), (other, 5), (in_kernel, 2)].into();
+        main.offcpu = vec![
+            iv(0, Some(20 * MS), 21 * MS, net),
+            iv(40 * MS, None, 45 * MS, preempt),
+        ];
+        let mut worker = thread(100, 101, "worker;1");
+        worker.sample_stacks = [(other, 3)].into();
+        worker.offcpu = vec![iv(0, Some(100 * MS), 100 * MS, sleep)];
+        t.threads.insert(100, main);
+        t.threads.insert(101, worker);
+        t
+    }
+
+    fn names(stack: &[u64], _pid: i32) -> Vec<String> {
+        stack
+            .iter()
+            .map(|&a| {
+                if crate::stacks::is_kernel(a) {
+                    format!("k{:x}_[k]", a & 0xff)
+                } else {
+                    format!("f{a:x}")
+                }
+            })
+            .collect()
+    }
+
+    fn kinds(c: CauseId) -> (String, String) {
+        match c {
+            0 => ("network".into(), "recvfrom() on a TCP socket".into()),
+            1 => ("sleep".into(), "nanosleep()".into()),
+            _ => ("cpu-contention".into(), "preempted".into()),
+        }
+    }
+
+    fn golden(name: &str, actual: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/stacks")
+            .join(name);
+        if std::env::var_os("WALLPROF_BLESS").is_some_and(|v| v == "1") {
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (bless with WALLPROF_BLESS=1)", path.display()));
+        assert_eq!(actual, expected, "{name} differs from its fixture");
+    }
+
+    #[test]
+    fn folded_graphs_match_their_fixtures() {
+        let g = fold(&synthetic(), &names, &kinds);
+        golden("oncpu.folded", &folded_text(&g.oncpu));
+        golden("offcpu.folded", &folded_text(&g.offcpu));
+        golden("wall.folded", &folded_text(&g.wall));
+    }
+
+    #[test]
+    fn wall_adds_up_to_time() {
+        let g = fold(&synthetic(), &names, &kinds);
+        let total: u64 = g.wall.values().sum();
+        // 40 samples at 1 kHz = 40 ms, + 21 ms + 5 ms + 100 ms off-CPU.
+        assert_eq!(total, (40 + 21 + 5 + 100) * 1000);
+        assert_eq!(g.oncpu.values().sum::<u64>(), 40);
+    }
+
+    #[test]
+    fn writes_only_graphs_with_weight() {
+        let dir = tempfile::tempdir().unwrap();
+        let roles = write_flamegraphs(dir.path(), &synthetic(), &names, &kinds).unwrap();
+        let want = [
+            ("offcpu_folded", "offcpu.folded"),
+            ("offcpu_svg", "offcpu.svg"),
+            ("oncpu_folded", "oncpu.folded"),
+            ("oncpu_svg", "flamegraph.svg"),
+            ("wall_folded", "wall.folded"),
+            ("wall_svg", "wall.svg"),
+        ];
+        let want: BTreeMap<String, String> = want
+            .iter()
+            .map(|(r, f)| (r.to_string(), f.to_string()))
+            .collect();
+        assert_eq!(roles, want);
+        for f in roles.values() {
+            assert!(dir.path().join(f).is_file(), "{f} missing");
+        }
+        let svg = std::fs::read_to_string(dir.path().join("offcpu.svg")).unwrap();
+        assert!(svg.contains("rgb(67,147,195)"), "network colour missing");
+        assert!(svg.contains("[network]"));
+
+        let mut on_only = synthetic();
+        on_only.threads.values_mut().for_each(|t| t.offcpu.clear());
+        let dir = tempfile::tempdir().unwrap();
+        let roles = write_flamegraphs(dir.path(), &on_only, &names, &kinds).unwrap();
+        assert!(!roles.contains_key("offcpu_svg"));
+        assert!(!dir.path().join("offcpu.folded").exists());
+        assert_eq!(roles["wall_svg"], "wall.svg");
+
+        let empty = Trace::default();
+        let roles = write_flamegraphs(dir.path(), &empty, &names, &kinds).unwrap();
+        assert!(roles.is_empty());
+    }
+}
