@@ -121,8 +121,8 @@ pub fn fold(trace: &Trace, names: NameFn<'_>, kind_of: KindFn<'_>) -> Graphs {
             add(&mut on, line(&root, &frames, None), n as u64);
         }
         for (k, n) in on {
-            if trace.freq_hz > 0 {
-                add(&mut g.wall, k.clone(), n * 1_000_000 / trace.freq_hz);
+            if let Some(us) = (n * 1_000_000).checked_div(trace.freq_hz) {
+                add(&mut g.wall, k.clone(), us);
             }
             add(&mut g.oncpu, k, n);
         }
@@ -317,7 +317,9 @@ mod tests {
         let hot = t.stacks.intern(&[0x30, 0x20, 0x10]);
         let other = t.stacks.intern(&[0x21, 0x10]);
         let in_kernel = t.stacks.intern(&[0xffff_ffff_8100_0040, 0x30, 0x20, 0x10]);
-        let recv = t.kstacks.intern(&[0xffff_ffff_8100_0010, 0xffff_ffff_8100_0020]);
+        let recv = t
+            .kstacks
+            .intern(&[0xffff_ffff_8100_0010, 0xffff_ffff_8100_0020]);
         let net = t.causes.intern(Cause {
             state: SwitchState::Sleeping,
             kstack: Some(recv),

@@ -24,11 +24,44 @@ pub fn write_all(
     analysis: &Analysis,
     meta: &RunMeta,
 ) -> anyhow::Result<Profile> {
-    let artifacts = std::collections::BTreeMap::new();
+    let artifacts = match flamegraphs(out, trace) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("wallprof: could not write the flamegraphs: {e:#}");
+            std::collections::BTreeMap::new()
+        }
+    };
     let profile = profile::build(trace, analysis, meta, artifacts);
     let json = serde_json::to_vec_pretty(&profile).context("serializing the profile")?;
     let tmp = out.join(".profile.json.tmp");
     std::fs::write(&tmp, &json).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, out.join("profile.json")).context("renaming the profile into place")?;
     Ok(profile)
+}
+
+/// Symbolize every recorded stack once (after the target exited, from the
+/// mappings recorded during the run) and write the three flamegraphs.
+fn flamegraphs(
+    out: &Path,
+    trace: &Trace,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let symbols = crate::stacks::Symbols::for_trace(
+        trace,
+        &crate::stacks::symbolize::SymbolizeOptions::default(),
+    );
+    let kinds: Vec<(String, String)> = trace
+        .causes
+        .causes
+        .iter()
+        .map(|c| {
+            let k = crate::analyze::classify(trace, c);
+            (k.kind.as_str().to_string(), k.what)
+        })
+        .collect();
+    flamegraph::write_flamegraphs(
+        out,
+        trace,
+        &|stack, pid| symbols.names(stack, pid),
+        &|cause| kinds[cause as usize].clone(),
+    )
 }

@@ -77,6 +77,10 @@ pub struct Symbols {
     frames: HashMap<(Pid, u64), Box<[Frame]>>,
 }
 
+/// File offsets wanted from one file, each with the `(pid, address)` pairs
+/// that map to it.
+type Wanted = BTreeMap<u64, Vec<(Pid, u64)>>;
+
 /// A process's address space at the end of the run: non-overlapping
 /// intervals, each pointing at the mapping that covered it last.
 struct AddressSpace<'a> {
@@ -152,7 +156,7 @@ impl Symbols {
         unique.dedup();
         let mut out = Symbols::default();
         // file path -> (file offset -> keys wanting it)
-        let mut by_file: HashMap<&str, BTreeMap<u64, Vec<(Pid, u64)>>> = HashMap::new();
+        let mut by_file: HashMap<&str, Wanted> = HashMap::new();
         let mut spaces: HashMap<Pid, AddressSpace> = HashMap::new();
         let mut jit: HashMap<Pid, Option<PerfMap>> = HashMap::new();
         for &(pid, addr) in &unique {
@@ -164,19 +168,27 @@ impl Symbols {
                 let maps = trace.processes.get(&pid).map(|p| &p.mappings[..]);
                 AddressSpace::new(maps.unwrap_or(&[]))
             });
-            match space.find(addr) {
-                Some(m) => {
+            let mapping = space.find(addr);
+            if mapping.is_none_or(|m| is_anonymous(&m.path)) {
+                let map = jit.entry(pid).or_insert_with(|| {
+                    opts.perf_map_dir
+                        .as_deref()
+                        .and_then(|d| PerfMap::load(d, pid))
+                });
+                if let Some(name) = map.as_ref().and_then(|m| m.lookup(addr)) {
+                    out.insert(pid, addr, vec![Frame::bare(name.to_string(), "[jit]")]);
+                    continue;
+                }
+            }
+            match mapping {
+                Some(m) if m.path != "//anon" => {
                     let off = addr - m.start + m.pgoff;
                     let files = by_file.entry(m.path.as_str()).or_default();
                     files.entry(off).or_default().push((pid, addr));
                 }
-                None => {
-                    let map = jit.entry(pid).or_insert_with(|| {
-                        opts.perf_map_dir
-                            .as_deref()
-                            .and_then(|d| PerfMap::load(d, pid))
-                    });
-                    out.insert(pid, addr, jit_frame(map.as_ref(), addr));
+                _ => {
+                    let name = format!("[unknown]+{addr:#x}");
+                    out.insert(pid, addr, vec![Frame::bare(name, "[unknown]")]);
                 }
             }
         }
@@ -199,7 +211,7 @@ impl Symbols {
         &mut self,
         symbolizer: &Symbolizer,
         path: &str,
-        offsets: &BTreeMap<u64, Vec<(Pid, u64)>>,
+        offsets: &Wanted,
         debug_info: bool,
     ) {
         let module = module_name(path);
@@ -273,11 +285,13 @@ fn kernel_frame(trace: &Trace, addr: u64) -> Vec<Frame> {
     vec![Frame::bare(name, "[kernel]")]
 }
 
-fn jit_frame(map: Option<&PerfMap>, addr: u64) -> Vec<Frame> {
-    match map.and_then(|m| m.lookup(addr)) {
-        Some(name) => vec![Frame::bare(name.to_string(), "[jit]")],
-        None => vec![Frame::bare(format!("[unknown]+{addr:#x}"), "[unknown]")],
-    }
+/// Mappings that are not files: JIT code lives there (`//anon` is what
+/// MMAP2 reports for anonymous executable memory).
+fn is_anonymous(path: &str) -> bool {
+    path == "//anon"
+        || path.starts_with("/memfd:")
+        || path.starts_with("/dev/zero")
+        || !path.starts_with('/')
 }
 
 /// A blazesym symbol as frames, innermost inlined function first.
@@ -341,8 +355,10 @@ mod tests {
 
     #[test]
     fn unnamed_frames_are_kept() {
-        let mut trace = Trace::default();
-        trace.kallsyms = vec![(0xffff_ffff_8100_0000, "schedule".into())];
+        let mut trace = Trace {
+            kallsyms: vec![(0xffff_ffff_8100_0000, "schedule".into())],
+            ..Default::default()
+        };
         let mut p = crate::model::trace::ProcessTrace::default();
         p.mappings
             .push(m(0x40_0000, 0x40_1000, 0x2000, "/gone/app (deleted)"));
@@ -373,5 +389,35 @@ mod tests {
             ]
         );
         assert_eq!(syms.frames(9, 0x40_0010).unwrap()[0].module, "app");
+    }
+
+    #[test]
+    fn jit_code_is_named_from_the_perf_map() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("perf-9.map"),
+            "7f0000001000 40 JS:*fib /app/x.js:1:1\n7f0000003000 10 py::main:/a.py\n",
+        )
+        .unwrap();
+        let mut trace = Trace::default();
+        let mut p = crate::model::trace::ProcessTrace::default();
+        p.mappings
+            .push(m(0x7f00_0000_0000, 0x7f00_0000_2000, 0, "//anon"));
+        trace.processes.insert(9, p);
+        let opts = SymbolizeOptions {
+            perf_map_dir: Some(dir.path().to_path_buf()),
+            debug_info: false,
+        };
+        // In an //anon mapping, outside it, and in neither map nor mapping.
+        let stack = [0x7f00_0000_1010, 0x7f00_0000_3004, 0x7f00_0000_1800];
+        let syms = Symbols::resolve(&trace, stack.map(|a| (9, a)), &opts);
+        assert_eq!(
+            syms.names(&stack, 9),
+            [
+                "JS:*fib /app/x.js:1:1_[j]",
+                "py::main:/a.py_[j]",
+                "[unknown]+0x7f0000001800"
+            ]
+        );
     }
 }

@@ -31,7 +31,11 @@ struct Capture {
     mappings: Vec<Mapping>,
     /// Unwound stacks (leaf first), one per sample of the target's process.
     stacks: Vec<Vec<u64>>,
+    /// Raw samples (ip, sp, bp, stack bytes), kept for the benchmark only.
+    raw: Option<Vec<RawSample>>,
 }
+
+type RawSample = (u64, u64, u64, Vec<u8>);
 
 /// What to sample: on-CPU time, or every context switch (switch-outs).
 #[derive(Clone, Copy)]
@@ -83,6 +87,10 @@ fn open_counter(pid: i32, event: Event) -> std::io::Result<perf_event::Sampler> 
 
 /// Run `argv` under a counter and unwind its samples online.
 fn capture(argv: &[String], event: Event) -> Option<Capture> {
+    capture_with(argv, event, false)
+}
+
+fn capture_with(argv: &[String], event: Event, keep_raw: bool) -> Option<Capture> {
     let held = spawn_held(argv).ok()?;
     let pid = held.pid;
     let mut sampler = match open_counter(pid, event) {
@@ -97,6 +105,7 @@ fn capture(argv: &[String], event: Event) -> Option<Capture> {
         pid,
         mappings: Vec::new(),
         stacks: Vec::new(),
+        raw: keep_raw.then(Vec::new),
     };
     let mut unwinder = Unwinder::new();
     let mut scratch = Vec::with_capacity(256);
@@ -140,7 +149,11 @@ fn on_record(rec: &Record<'_>, cap: &mut Capture, u: &mut Unwinder, scratch: &mu
             let Some(regs) = s.regs_user() else { return };
             let [bp, sp, ip] = regs.regs[..] else { return };
             scratch.clear();
-            u.unwind(cap.pid, ip, sp, bp, s.stack_user().unwrap_or(&[]), scratch);
+            let stack = s.stack_user().unwrap_or(&[]);
+            u.unwind(cap.pid, ip, sp, bp, stack, scratch);
+            if let Some(raw) = cap.raw.as_mut() {
+                raw.push((ip, sp, bp, stack.to_vec()));
+            }
             cap.stacks.push(scratch.clone());
         }
         _ => {}
@@ -201,7 +214,11 @@ fn deep_c_stacks_reach_main_without_frame_pointers() {
     assert!(stacks.len() >= 200, "only {} samples", stacks.len());
     let chain = ["hot_loop", "deep_three", "deep_two", "deep_one", "main"];
     let share = share_with(&stacks, &chain);
-    eprintln!("{share:.3} of {} samples; first:\n{}", stacks.len(), show(&stacks));
+    eprintln!(
+        "{share:.3} of {} samples; first:\n{}",
+        stacks.len(),
+        show(&stacks)
+    );
     assert!(
         share >= 0.9,
         "{share:.2} of samples reach main:\n{}",
@@ -257,7 +274,11 @@ fn off_cpu_nanosleep_names_its_caller() {
         show(&symbolize(&cap))
     );
     let share = share_with(&sleeping, &["nap_caller", "main"]);
-    eprintln!("{share:.3} of {}; first:\n{}", sleeping.len(), show(&sleeping));
+    eprintln!(
+        "{share:.3} of {}; first:\n{}",
+        sleeping.len(),
+        show(&sleeping)
+    );
     assert!(share >= 0.9, "{share:.2}:\n{}", show(&sleeping));
 }
 
@@ -304,6 +325,132 @@ fn cpython_stacks_reach_main_through_the_eval_loop() {
         })
         .count();
     let share = reach as f64 / stacks.len() as f64;
-    eprintln!("{share:.3} of {} samples; first:\n{}", stacks.len(), show(&stacks));
+    eprintln!(
+        "{share:.3} of {} samples; first:\n{}",
+        stacks.len(),
+        show(&stacks)
+    );
     assert!(share >= 0.9, "{share:.2}:\n{}", show(&stacks));
+}
+
+/// Issue 6 benchmark: unwind 59,940 samples (60 s at 999 Hz, replayed from a
+/// real CPython capture) and symbolize every distinct address once, with
+/// DWARF lines and inlining. Run it in release mode:
+/// `cargo test --release --lib stacks::tests::bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_unwind_and_symbolize_a_minute_at_999_hz() {
+    let py = python().expect("python3");
+    let code = "import json\n\
+                def work(n):\n    return [json.dumps({'k': i, 'v': [i] * 8}) for i in range(n)]\n\
+                import time\nt = time.time()\nwhile time.time() - t < 2.0:\n    work(2000)\n";
+    let argv = vec![py.display().to_string(), "-c".into(), code.into()];
+    let cap = capture_with(&argv, Event::CpuClock, true).expect("perf events");
+    let raw = cap.raw.as_ref().unwrap();
+    const N: usize = 60 * 999;
+    let t0 = std::time::Instant::now();
+    let mut u = Unwinder::new();
+    for m in &cap.mappings {
+        u.add_mapping(cap.pid, m);
+    }
+    let mut table = crate::model::trace::StackTable::default();
+    let mut scratch = Vec::with_capacity(256);
+    for i in 0..N {
+        let (ip, sp, bp, stack) = &raw[i % raw.len()];
+        scratch.clear();
+        u.unwind(cap.pid, *ip, *sp, *bp, stack, &mut scratch);
+        table.intern(&scratch);
+    }
+    let unwind = t0.elapsed();
+    let t1 = std::time::Instant::now();
+    let mut trace = Trace::default();
+    trace.processes.insert(
+        cap.pid,
+        ProcessTrace {
+            pid: cap.pid,
+            mappings: cap.mappings.clone(),
+            ..Default::default()
+        },
+    );
+    let addrs = table
+        .stacks
+        .iter()
+        .flat_map(|s| s.iter().map(|&a| (cap.pid, a)));
+    let syms = Symbols::resolve(&trace, addrs, &SymbolizeOptions::default());
+    let symbolize = t1.elapsed();
+    let stats = u.stats();
+    println!(
+        "unwind: {N} samples ({} captured, {} distinct stacks, {:.1} frames/sample, {} truncated) in {:.3} s ({:.2} µs/sample)",
+        raw.len(),
+        table.len(),
+        stats.frames as f64 / stats.samples as f64,
+        stats.truncated,
+        unwind.as_secs_f64(),
+        unwind.as_secs_f64() * 1e6 / N as f64,
+    );
+    println!(
+        "symbolize: {} distinct addresses in {:.3} s; total {:.3} s",
+        syms.len(),
+        symbolize.as_secs_f64(),
+        (unwind + symbolize).as_secs_f64()
+    );
+    assert!((unwind + symbolize).as_secs_f64() < 5.0);
+}
+
+#[test]
+fn node_jit_frames_are_named_from_the_perf_map() {
+    let Ok(out) = Command::new("node").arg("--version").output() else {
+        eprintln!("skipping: no node");
+        return;
+    };
+    assert!(out.status.success());
+    let code = "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\n\
+                const t = Date.now(); let s = 0;\n\
+                while (Date.now() - t < 1000) s += fib(22);\n";
+    // Node 20's --perf-basic-prof also writes an isolate-*-v8.log into the
+    // working directory: send it to a temporary directory.
+    let dir = tempfile::tempdir().unwrap();
+    let log = format!("--logfile={}", dir.path().join("v8.log").display());
+    let argv: Vec<String> = vec![
+        "node".into(),
+        "--perf-basic-prof".into(),
+        "--no-logfile-per-isolate".into(),
+        log,
+        "-e".into(),
+        code.into(),
+    ];
+    let Some(cap) = capture(&argv, Event::CpuClock) else {
+        return;
+    };
+    let stacks = symbolize(&cap);
+    let _ = std::fs::remove_file(format!("/tmp/perf-{}.map", cap.pid));
+    let fib = stacks
+        .iter()
+        .filter(|s| s.iter().any(|f| f.contains("fib") && f.ends_with("_[j]")))
+        .count();
+    let share = fib as f64 / stacks.len().max(1) as f64;
+    let mut leaves: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in &stacks {
+        *leaves
+            .entry(s.first().map_or("", |f| f.as_str()))
+            .or_default() += 1;
+    }
+    let mut leaves: Vec<_> = leaves.into_iter().collect();
+    leaves.sort_by_key(|l| std::cmp::Reverse(l.1));
+    eprintln!("leaves: {:?}", &leaves[..leaves.len().min(12)]);
+    let jit: Vec<Vec<String>> = stacks
+        .iter()
+        .filter(|s| {
+            s.iter()
+                .any(|f| f.ends_with("_[j]") || f.starts_with("[unknown]"))
+        })
+        .take(3)
+        .cloned()
+        .collect();
+    eprintln!(
+        "{share:.3} of {} samples name fib:\n{}",
+        stacks.len(),
+        show(&jit)
+    );
+    assert!(share >= 0.5, "{share:.2}:\n{}", show(&stacks));
 }

@@ -208,3 +208,21 @@ fn contended_mutex_is_lock() {
         "threads' lock time {per_thread:.3}s vs {measured:.3}s measured by the workload"
     );
 }
+
+/// urllib with a timeout waits in poll() on the socket, not in recv(): still
+/// `network`. The server is a thread of the same process: sockets are never
+/// looked through.
+#[test]
+fn python_http_fetches_are_network() {
+    let script = repo().join("workloads/python/fetch_then_compute.py");
+    let r = wallprof_run(&[], &["python3", s(&script)]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let out = r.stdout_str();
+    let server_delay = printed(&out, "fetched") * printed(&out, "delay_s");
+    let network = wait_s(r.p(), "network");
+    assert!(
+        network >= 0.8 * server_delay,
+        "network {network:.3}s < 80% of the {server_delay:.2}s the server delayed\n{}",
+        r.context()
+    );
+}

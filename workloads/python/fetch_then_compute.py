@@ -53,7 +53,10 @@ def main():
     digest, rounds = process(pages)
     t2 = time.monotonic()
     server.shutdown()
-    print(f"fetched={len(pages)} fetch_s={t1 - t0:.3f} process_rounds={rounds} process_s={t2 - t1:.3f} digest={digest}")
+    print(
+        f"fetched={len(pages)} delay_s={DELAY_S} fetch_s={t1 - t0:.3f} "
+        f"process_rounds={rounds} process_s={t2 - t1:.3f} digest={digest}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ use perf_event::{Builder, Clock, Counter, Sampler};
 use self::recorder::{ProcAccess, RawFields, Recorder, REGS_MASK};
 use self::records::{
     EventKind, EventLayout, Layout, SAMPLE_CALLCHAIN, SAMPLE_ID_ALL_FIELDS, SAMPLE_IP,
-    SAMPLE_PERIOD, SAMPLE_RAW, SAMPLE_REGS_USER,
+    SAMPLE_PERIOD, SAMPLE_RAW, SAMPLE_REGS_USER, SAMPLE_STACK_USER,
 };
 use crate::model::trace::{CollectorState, CollectorStatus, Ns, Pid, Trace};
 
@@ -136,6 +136,18 @@ struct CpuEvents {
     _others: Vec<Counter>,
 }
 
+/// On-CPU samples: the kernel callchain, and the user registers and stack
+/// that the drain thread unwinds with DWARF (see docs/stacks.md).
+const CPU_CLOCK_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS
+    | SAMPLE_IP
+    | SAMPLE_PERIOD
+    | SAMPLE_CALLCHAIN
+    | SAMPLE_REGS_USER
+    | SAMPLE_STACK_USER;
+
+/// Bytes of user stack copied with each on-CPU sample.
+pub const SAMPLE_STACK_BYTES: u32 = 16 * 1024;
+
 const SWITCH_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_CALLCHAIN | SAMPLE_RAW | SAMPLE_REGS_USER;
 const WAKING_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_RAW;
 
@@ -168,8 +180,11 @@ fn open_cpu_clock(
         .mmap(true)
         .mmap2(true)
         .context_switch(true)
+        .exclude_callchain_user(true)
+        .sample_regs_user(recorder::SAMPLE_REGS_MASK)
+        .sample_stack_user(SAMPLE_STACK_BYTES)
         .wakeup_watermark(bytes / 4);
-    b.attrs_mut().sample_type = SAMPLE_ID_ALL_FIELDS | SAMPLE_IP | SAMPLE_PERIOD | SAMPLE_CALLCHAIN;
+    b.attrs_mut().sample_type = CPU_CLOCK_SAMPLE;
     let counter = b.build()?;
     counter.sampled(bytes)
 }
@@ -338,12 +353,12 @@ pub fn open(
     // Event ids: inherited copies report their parent's id, so one id per
     // CPU and event is enough.
     for (i, leader) in leaders.iter_mut().enumerate() {
-        let st = SAMPLE_ID_ALL_FIELDS | SAMPLE_IP | SAMPLE_PERIOD | SAMPLE_CALLCHAIN;
+        let st = CPU_CLOCK_SAMPLE;
         layout.events.push(EventLayout {
             id: leader.id(),
             kind: EventKind::CpuClock,
             sample_type: st,
-            nr_user_regs: 0,
+            nr_user_regs: recorder::SAMPLE_REGS_MASK.count_ones() as usize,
         });
         for (j, c) in others[i].iter_mut().enumerate() {
             let (kind, st, nr) = if j == 0 {

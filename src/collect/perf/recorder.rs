@@ -43,6 +43,12 @@ const REG_SI: usize = 1;
 const REG_DI: usize = 2;
 const REG_R10: usize = 3;
 
+/// Registers sampled with on-CPU samples, for unwinding: BP(6) SP(7) IP(8).
+pub const SAMPLE_REGS_MASK: u64 = (1 << 6) | (1 << 7) | (1 << 8);
+const SREG_BP: usize = 0;
+const SREG_SP: usize = 1;
+const SREG_IP: usize = 2;
+
 /// A wait that lasted to within this of its timeout ran into it.
 const TIMEOUT_SLACK_NS: Ns = 1_000_000;
 
@@ -236,6 +242,7 @@ pub struct Recorder {
     tracepoints: bool,
     hints: Vec<Option<SyscallHint>>,
     proc: Box<dyn ProcAccess>,
+    unwinder: crate::stacks::Unwinder,
     scratch: Vec<u64>,
     new_task_cause: CauseId,
     /// Last wakeup seen per wakee: a wakeup between two traced tasks is
@@ -284,6 +291,7 @@ impl Recorder {
             fields,
             hints: Vec::new(),
             proc,
+            unwinder: crate::stacks::Unwinder::new(),
             scratch: Vec::with_capacity(128),
             new_task_cause,
             last_wake: HashMap::new(),
@@ -334,15 +342,17 @@ impl Recorder {
                 path,
                 ..
             } => {
-                if exec && path.starts_with('/') {
+                if exec && !path.is_empty() {
+                    let m = Mapping {
+                        start: addr,
+                        end: addr + len,
+                        pgoff,
+                        path: path.into(),
+                    };
+                    self.unwinder.add_mapping(pid, &m);
                     if let Some(p) = self.trace.processes.get_mut(&pid) {
-                        if p.mappings.len() < 4096 {
-                            p.mappings.push(Mapping {
-                                start: addr,
-                                end: addr + len,
-                                pgoff,
-                                path: path.into(),
-                            });
+                        if p.mappings.len() < 16_384 {
+                            p.mappings.push(m);
                         }
                     }
                 }
@@ -394,13 +404,29 @@ impl Recorder {
         }
         self.thread(s.pid, s.tid, s.time);
         self.trace.counts.on_cpu_samples += 1;
-        let stack = match s.callchain {
-            Some(cc) => {
-                cc.frames_into(&mut self.scratch);
-                Some(self.trace.stacks.intern(&self.scratch))
+        // Kernel frames from the callchain, then user frames unwound from the
+        // copied stack (the callchain's user part is not recorded).
+        self.scratch.clear();
+        if let Some(cc) = s.callchain {
+            cc.frames_into(&mut self.scratch);
+        }
+        match (
+            s.user_reg(SREG_IP),
+            s.user_reg(SREG_SP),
+            s.user_reg(SREG_BP),
+        ) {
+            (Some(ip), Some(sp), Some(bp)) => {
+                let stack = s.user_stack.unwrap_or(&[]);
+                self.unwinder
+                    .unwind(s.pid, ip, sp, bp, stack, &mut self.scratch);
             }
-            None => None,
-        };
+            _ => {
+                if self.scratch.is_empty() {
+                    self.scratch.extend(s.ip);
+                }
+            }
+        }
+        let stack = (!self.scratch.is_empty()).then(|| self.trace.stacks.intern(&self.scratch));
         let th = self.trace.threads.get_mut(&s.tid).unwrap();
         match s.misc & MISC_CPUMODE_MASK {
             MISC_KERNEL => th.samples_kernel += 1,
@@ -679,6 +705,7 @@ impl Recorder {
             .map(|th| th.comm.clone())
             .unwrap_or_default();
         if pid == tid && !self.trace.processes.contains_key(&pid) {
+            self.unwinder.on_fork(ppid, pid);
             let (argv, exe) = match self.trace.processes.get(&ppid) {
                 Some(pp) => (pp.argv.clone(), pp.exe.clone()),
                 None => (Vec::new(), None),
@@ -743,6 +770,7 @@ impl Recorder {
         if !all_gone {
             return;
         }
+        self.unwinder.on_exit(pid);
         let Some(parent) = self.trace.processes.get(&p.ppid) else {
             return;
         };
@@ -772,6 +800,7 @@ impl Recorder {
                 self.trace.exec = Some(t);
             }
             let (argv, exe) = self.proc.argv_exe(pid);
+            self.unwinder.on_exec(pid);
             let p = self.trace.processes.get_mut(&pid).unwrap();
             p.comm = comm.into();
             p.mappings.clear();

@@ -42,6 +42,7 @@ pub const SAMPLE_PERIOD: u64 = 1 << 8;
 pub const SAMPLE_CALLCHAIN: u64 = 1 << 5;
 pub const SAMPLE_RAW: u64 = 1 << 10;
 pub const SAMPLE_REGS_USER: u64 = 1 << 12;
+pub const SAMPLE_STACK_USER: u64 = 1 << 13;
 pub const SAMPLE_IDENTIFIER: u64 = 1 << 16;
 
 /// The sample-id fields every event sets, and the trailer they give.
@@ -132,6 +133,9 @@ pub struct Sample<'a> {
     pub raw: Option<&'a [u8]>,
     /// User registers in mask order, when the task had a user context.
     pub user_regs: Option<&'a [u8]>,
+    /// The copy of the user stack from the stack pointer up, cut to the
+    /// size the kernel actually copied.
+    pub user_stack: Option<&'a [u8]>,
 }
 
 impl Sample<'_> {
@@ -441,6 +445,18 @@ fn parse_sample<'a>(
     } else {
         None
     };
+    let user_stack = if st & SAMPLE_STACK_USER != 0 {
+        let size = c.u64()? as usize;
+        if size > 0 {
+            let data = c.bytes(size)?;
+            let dyn_size = c.u64()? as usize;
+            Some(&data[..dyn_size.min(size)])
+        } else {
+            None
+        }
+    } else {
+        None
+    };
     Ok(Sample {
         kind: ev.kind,
         misc,
@@ -453,6 +469,7 @@ fn parse_sample<'a>(
         callchain,
         raw,
         user_regs,
+        user_stack,
     })
 }
 
