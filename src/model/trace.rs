@@ -97,6 +97,9 @@ pub struct OffCpu {
     /// The task that woke this one (sched_wakeup issued in its context), when
     /// observed. Not necessarily in the traced tree.
     pub waker: Option<Tid>,
+    /// The user stack at switch-out (index into [`Trace::stacks`]), for the
+    /// subset of switch-outs whose user stack was captured.
+    pub ustack: Option<StackId>,
 }
 
 impl OffCpu {
@@ -278,6 +281,8 @@ pub struct Counts {
     /// Off-CPU intervals closed by estimate because their switch-in record
     /// was lost.
     pub repaired: u64,
+    /// Switch-outs whose user stack was captured.
+    pub offcpu_stacks: u64,
 }
 
 /// Everything observed during one run.

@@ -154,6 +154,9 @@ fn offcpu_lines(
         .kstack
         .map(|k| names(trace.kstacks.get(k), th.pid))
         .unwrap_or_default();
+    if let Some(u) = iv.ustack {
+        frames.extend(names(trace.stacks.get(u), th.pid));
+    }
     if frames.is_empty() && !what.is_empty() {
         frames.push(what.to_string());
     }
@@ -291,6 +294,7 @@ mod tests {
 
     fn iv(start: u64, wake: Option<u64>, end: u64, cause: CauseId) -> OffCpu {
         OffCpu {
+            ustack: None,
             start,
             wake,
             end,

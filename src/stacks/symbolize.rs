@@ -128,6 +128,9 @@ impl Symbols {
             for &id in th.sample_stacks.keys() {
                 addrs.extend(trace.stacks.get(id).iter().map(|&a| (th.pid, a)));
             }
+            for id in th.offcpu.iter().filter_map(|o| o.ustack) {
+                addrs.extend(trace.stacks.get(id).iter().map(|&a| (th.pid, a)));
+            }
         }
         for s in &trace.kstacks.stacks {
             addrs.extend(s.iter().map(|&a| (KERNEL_PID, a)));

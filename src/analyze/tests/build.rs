@@ -71,6 +71,7 @@ impl B {
     ) -> B {
         let cause = self.t.causes.intern(cause);
         let o = OffCpu {
+            ustack: None,
             start: ms(s),
             wake: Some(ms(wake)),
             end: ms(e),

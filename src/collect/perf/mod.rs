@@ -207,6 +207,26 @@ fn open_tracepoint(
     b.build()
 }
 
+/// User stacks at switch-out, for a rate-limited subset: the kernel's
+/// frequency mode gives each (thread, CPU) event a period that starts at 1
+/// and grows when the thread switches more often than this, so rare (and
+/// typically long) waits keep every stack while frequent short ones are
+/// thinned. See docs/stacks.md.
+pub const OFFCPU_STACK_HZ: u64 = 50;
+/// Bytes of user stack copied per captured switch-out.
+pub const OFFCPU_STACK_BYTES: u32 = 8 * 1024;
+const SWITCH_STACK_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_REGS_USER | SAMPLE_STACK_USER;
+
+fn open_switch_stack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> {
+    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu);
+    b.sample_frequency(OFFCPU_STACK_HZ)
+        .exclude_kernel(false)
+        .sample_regs_user(recorder::SAMPLE_REGS_MASK)
+        .sample_stack_user(OFFCPU_STACK_BYTES);
+    b.attrs_mut().sample_type = SWITCH_STACK_SAMPLE;
+    b.build()
+}
+
 fn set_output(counter: &Counter, leader: &Sampler) -> std::io::Result<()> {
     // SAFETY: both are open perf event fds; SET_OUTPUT takes the target fd.
     let r = unsafe {
@@ -337,6 +357,28 @@ pub fn open(
                     fields = Some(tp.fields);
                     statuses.push(status("sched-switch", CollectorState::Ok));
                     statuses.push(status("sched-wakeup", CollectorState::Ok));
+                    let mut stacks = Ok(());
+                    for (i, &cpu) in cpus.iter().enumerate() {
+                        match open_switch_stack(target.pid, cpu, tp.switch_id)
+                            .and_then(|c| set_output(&c, &leaders[i]).map(|_| c))
+                        {
+                            Ok(c) => others[i].push(c),
+                            Err(e) => {
+                                stacks = Err(explain(&e));
+                                break;
+                            }
+                        }
+                    }
+                    statuses.push(status(
+                        "offcpu-stacks",
+                        match stacks {
+                            Ok(()) => CollectorState::Ok,
+                            Err(why) => {
+                                others.iter_mut().for_each(|o| o.truncate(2));
+                                CollectorState::Unavailable(why)
+                            }
+                        },
+                    ));
                 }
                 Err(why) => {
                     others.iter_mut().for_each(Vec::clear);
@@ -361,14 +403,18 @@ pub fn open(
             nr_user_regs: recorder::SAMPLE_REGS_MASK.count_ones() as usize,
         });
         for (j, c) in others[i].iter_mut().enumerate() {
-            let (kind, st, nr) = if j == 0 {
-                (
+            let (kind, st, nr) = match j {
+                0 => (
                     EventKind::SchedSwitch,
                     SWITCH_SAMPLE,
                     REGS_MASK.count_ones() as usize,
-                )
-            } else {
-                (EventKind::SchedWaking, WAKING_SAMPLE, 0)
+                ),
+                1 => (EventKind::SchedWaking, WAKING_SAMPLE, 0),
+                _ => (
+                    EventKind::SwitchStack,
+                    SWITCH_STACK_SAMPLE,
+                    recorder::SAMPLE_REGS_MASK.count_ones() as usize,
+                ),
             };
             layout.events.push(EventLayout {
                 id: c.id(),

@@ -49,6 +49,9 @@ const SREG_BP: usize = 0;
 const SREG_SP: usize = 1;
 const SREG_IP: usize = 2;
 
+/// The two sched_switch records of one switch are this close in time.
+const SAME_SWITCH_NS: Ns = 100_000;
+
 /// A wait that lasted to within this of its timeout ran into it.
 const TIMEOUT_SLACK_NS: Ns = 1_000_000;
 
@@ -188,10 +191,16 @@ struct Pending {
     waker: Option<Tid>,
     /// The wait's own timeout (poll, select, epoll), when it had one.
     timeout: Option<Ns>,
+    /// The user stack at switch-out, when captured.
+    ustack: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Live {
+    /// A user stack captured at a switch-out whose sched_switch record has
+    /// not been seen yet (the two records of one switch can come in either
+    /// order).
+    next_ustack: Option<(Ns, u32)>,
     on_since: Option<Ns>,
     on_total: u64,
     pending: Option<Pending>,
@@ -310,6 +319,7 @@ impl Recorder {
                 EventKind::CpuClock => self.on_cpu_sample(s),
                 EventKind::SchedSwitch => self.on_switch_out_tp(s),
                 EventKind::SchedWaking => self.on_waking(s),
+                EventKind::SwitchStack => self.on_switch_stack(s),
             },
             Rec::Switch { out, preempt, id } => {
                 if out {
@@ -508,9 +518,53 @@ impl Recorder {
             wake: None,
             waker: None,
             timeout,
+            ustack: None,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(s.tid, p, s.time);
+        }
+        let live = self.live.get_mut(&s.tid).unwrap();
+        if let Some((t, id)) = live.next_ustack.take() {
+            if t.abs_diff(s.time) <= SAME_SWITCH_NS {
+                live.pending.as_mut().unwrap().ustack = Some(id);
+            }
+        }
+    }
+
+    /// The user stack of a switch-out (the second sched_switch event, which
+    /// samples a rate-limited subset of switches): unwound now, attached to
+    /// the switch-out it belongs to.
+    fn on_switch_stack(&mut self, s: &Sample<'_>) {
+        if s.tid == 0 {
+            return;
+        }
+        let (Some(ip), Some(sp), Some(bp)) = (
+            s.user_reg(SREG_IP),
+            s.user_reg(SREG_SP),
+            s.user_reg(SREG_BP),
+        ) else {
+            return;
+        };
+        self.scratch.clear();
+        self.unwinder.unwind(
+            s.pid,
+            ip,
+            sp,
+            bp,
+            s.user_stack.unwrap_or(&[]),
+            &mut self.scratch,
+        );
+        if self.scratch.is_empty() {
+            return;
+        }
+        let id = self.trace.stacks.intern(&self.scratch);
+        self.trace.counts.offcpu_stacks += 1;
+        let live = self.thread(s.pid, s.tid, s.time);
+        match live.pending.as_mut() {
+            Some(p) if p.start.abs_diff(s.time) <= SAME_SWITCH_NS && p.ustack.is_none() => {
+                p.ustack = Some(id)
+            }
+            _ => live.next_ustack = Some((s.time, id)),
         }
     }
 
@@ -629,6 +683,7 @@ impl Recorder {
             wake: None,
             waker: None,
             timeout: None,
+            ustack: None,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(tid, p, t);
@@ -691,6 +746,7 @@ impl Recorder {
             end: end.max(p.start),
             cause: p.cause,
             waker: p.waker,
+            ustack: p.ustack,
         });
     }
 
@@ -733,6 +789,7 @@ impl Recorder {
             wake: None,
             waker: None,
             timeout: None,
+            ustack: None,
         });
         self.trace.threads.get_mut(&tid).unwrap().comm = parent_comm;
     }

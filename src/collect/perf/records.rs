@@ -55,6 +55,9 @@ pub enum EventKind {
     CpuClock,
     SchedSwitch,
     SchedWaking,
+    /// A second sched_switch event that samples user stacks of a
+    /// rate-limited subset of switch-outs.
+    SwitchStack,
 }
 
 /// The sample layout of one event.

@@ -70,6 +70,7 @@ impl Timeline {
         let start = self.intervals.last().map_or(start, |l| start.max(l.end));
         if end > start {
             self.intervals.push(OffCpu {
+                ustack: None,
                 start,
                 wake: None,
                 end,

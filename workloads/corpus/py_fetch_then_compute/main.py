@@ -14,7 +14,7 @@ import urllib.request
 
 PAGES = 8
 DELAY = 0.15
-ROUNDS = 1300
+ROUNDS = 4500
 
 
 def start_server():

@@ -1,4 +1,4 @@
-"""py_sqlite_commit, FIXED variant: the same 2500 rows inserted in ONE transaction (one commit at
+"""py_sqlite_commit, FIXED variant: the same 2000 rows inserted in ONE transaction (one commit at
 the end), the "batch" recommendation. Same output as main.py. Run from the repository root."""
 
 import os

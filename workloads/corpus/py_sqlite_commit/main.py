@@ -1,17 +1,17 @@
-"""py_sqlite_commit: imports 2500 order rows into an SQLite database file on disk
+"""py_sqlite_commit: imports 2000 order rows into an SQLite database file on disk
 (target/corpus-scratch/py_sqlite_commit/, ext4, not tmpfs), committing after every INSERT, as
 code written "one row, one transaction" does. SQLite's default rollback journal makes each commit
 create, write and fsync a journal, fsync the database and delete the journal: several synchronous
 disk operations per row. The time goes into those waits and the kernel's own I/O work.
 Labels: io-bound, top wait `disk`, finding fsync-per-write, first recommendation batch.
 fixed.py inserts the same rows in one transaction (one commit). Run from the repository root.
-Prints: rows=2500 total=<n>"""
+Prints: rows=2000 total=<n>"""
 
 import os
 import sqlite3
 import sys
 
-ROWS = 2500
+ROWS = 2000
 DIR = "target/corpus-scratch/py_sqlite_commit"
 
 
