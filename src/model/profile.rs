@@ -45,6 +45,10 @@ pub struct Run {
     /// Why the run is partial, when it is (added field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_reason: Option<String>,
+    /// Seconds from the target's reaping to this profile being written:
+    /// draining, analysis, symbolization and flamegraphs (added field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -150,9 +154,13 @@ pub struct Thread {
     pub idle: bool,
     /// Added fields: user/system split of on_cpu_s, lifetime, and the wait
     /// kinds of this thread's blocked time (thread-seconds).
+    #[serde(default)]
     pub user_s: f64,
+    #[serde(default)]
     pub system_s: f64,
+    #[serde(default)]
     pub start_s: f64,
+    #[serde(default)]
     pub end_s: Option<f64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub waits: BTreeMap<String, f64>,

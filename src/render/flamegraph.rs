@@ -22,7 +22,7 @@
 //! of the switch-out; where there is no stack, the cause's plain words stand
 //! in for it. A graph with no weight is not written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -30,7 +30,7 @@ use anyhow::Context;
 use inferno::flamegraph::color::{BasicPalette, Color, Palette, PaletteMap};
 use inferno::flamegraph::{self, Options};
 
-use crate::model::trace::{CauseId, OffCpu, ThreadTrace, Trace};
+use crate::model::trace::{CauseId, ThreadTrace, Trace};
 
 /// Names a leaf-first address stack of process `pid`, leaf first.
 pub type NameFn<'a> = &'a dyn Fn(&[u64], i32) -> Vec<String>;
@@ -126,9 +126,31 @@ pub fn fold(trace: &Trace, names: NameFn<'_>, kind_of: KindFn<'_>) -> Graphs {
             }
             add(&mut g.oncpu, k, n);
         }
+        // Sum the intervals by (cause, user stack) first: a busy thread has
+        // many thousands of intervals but few distinct stacks, and naming a
+        // stack is the expensive part.
+        let mut sums: HashMap<(CauseId, Option<u32>), (u64, u64)> = HashMap::new();
         for iv in &th.offcpu {
-            let (kind, what) = kinds.entry(iv.cause).or_insert_with(|| kind_of(iv.cause));
-            for (k, us) in offcpu_lines(trace, th, &root, iv, kind, what, names) {
+            let state = trace.causes.get(iv.cause).state;
+            let e = sums.entry((iv.cause, iv.ustack)).or_default();
+            e.0 += iv.blocked_ns(state);
+            e.1 += iv.runqueue_ns(state);
+        }
+        let mut sums: Vec<_> = sums.into_iter().collect();
+        sums.sort_unstable_by_key(|&(k, _)| k);
+        for ((cause, ustack), (blocked, runq)) in sums {
+            let (kind, what) = kinds.entry(cause).or_insert_with(|| kind_of(cause));
+            let lines = offcpu_lines(
+                trace,
+                th,
+                &root,
+                (cause, ustack),
+                (blocked, runq),
+                kind,
+                what,
+                names,
+            );
+            for (k, us) in lines {
                 add(&mut g.offcpu, k.clone(), us);
                 add(&mut g.wall, k, us);
             }
@@ -137,31 +159,32 @@ pub fn fold(trace: &Trace, names: NameFn<'_>, kind_of: KindFn<'_>) -> Graphs {
     g
 }
 
-/// The folded lines of one off-CPU interval: blocked time under its kind,
-/// runqueue time under `[cpu-contention]`.
+/// The folded lines of the off-CPU time of one (cause, user stack): blocked
+/// time under its kind, runqueue time under `[cpu-contention]`.
+#[allow(clippy::too_many_arguments)]
 fn offcpu_lines(
     trace: &Trace,
     th: &ThreadTrace,
     root: &str,
-    iv: &OffCpu,
+    (cause, ustack): (CauseId, Option<u32>),
+    (blocked_ns, runq_ns): (u64, u64),
     kind: &str,
     what: &str,
     names: NameFn<'_>,
 ) -> Vec<(String, u64)> {
-    let cause = trace.causes.get(iv.cause);
-    let state = cause.state;
+    let cause = trace.causes.get(cause);
     let mut frames = cause
         .kstack
         .map(|k| names(trace.kstacks.get(k), th.pid))
         .unwrap_or_default();
-    if let Some(u) = iv.ustack {
+    if let Some(u) = ustack {
         frames.extend(names(trace.stacks.get(u), th.pid));
     }
     if frames.is_empty() && !what.is_empty() {
         frames.push(what.to_string());
     }
-    let blocked = iv.blocked_ns(state) / 1000;
-    let runq = iv.runqueue_ns(state) / 1000;
+    let blocked = blocked_ns / 1000;
+    let runq = runq_ns / 1000;
     let mut out = Vec::with_capacity(2);
     if blocked > 0 {
         out.push((line(root, &frames, Some(&kind_frame(kind))), blocked));
@@ -279,7 +302,7 @@ mod tests {
     //! with `tests/fixtures/stacks/*.folded`; `WALLPROF_BLESS=1` rewrites them.
 
     use super::*;
-    use crate::model::trace::{Cause, ProcessTrace, SwitchState};
+    use crate::model::trace::{Cause, OffCpu, ProcessTrace, SwitchState};
 
     const MS: u64 = 1_000_000;
 

@@ -119,6 +119,9 @@ pub fn build(
             freq_hz: trace.freq_hz,
             partial: meta.partial_reason.is_some(),
             partial_reason: meta.partial_reason.clone(),
+            report_s: Some(round(
+                crate::collect::monotonic_ns().saturating_sub(trace.reaped) as f64 / 1e9,
+            )),
         },
         target: Target {
             argv: meta.argv.clone(),
