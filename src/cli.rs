@@ -48,6 +48,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_perf: bool,
 
+    /// Runtimes whose JIT symbol maps (/tmp/perf-PID.map) wallprof turns on:
+    /// a comma-separated list of node, python, java, all, none. Node's are on
+    /// by default (nothing the target prints changes); python (3.12+) and
+    /// java (the JVM announces JAVA_TOOL_OPTIONS on stderr) are opt-in.
+    #[arg(long, value_name = "LIST", default_value = "node", value_parser = parse_jit)]
+    pub jit_maps: wallprof::collect::jit::JitMaps,
+
     /// The command to profile, and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -60,6 +67,11 @@ impl RunArgs {
         c.freq = self.freq;
         c.quiet = self.quiet;
         c.no_perf = self.no_perf;
+        c.jit = self.jit_maps;
         c
     }
+}
+
+fn parse_jit(s: &str) -> Result<wallprof::collect::jit::JitMaps, String> {
+    wallprof::collect::jit::JitMaps::parse(s)
 }

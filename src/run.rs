@@ -29,6 +29,8 @@ pub struct RunConfig {
     /// is the only source.
     pub proc_interval: Duration,
     pub proc_only_interval: Duration,
+    /// Runtimes whose JIT symbol maps wallprof turns on.
+    pub jit: collect::jit::JitMaps,
 }
 
 pub const DEFAULT_FREQ: u64 = 999;
@@ -44,6 +46,7 @@ impl RunConfig {
             no_perf: false,
             proc_interval: Duration::from_millis(100),
             proc_only_interval: Duration::from_millis(10),
+            jit: collect::jit::JitMaps::default(),
         }
     }
 }
@@ -70,6 +73,8 @@ pub fn run(cfg: &RunConfig) -> i32 {
         return e.exit_code();
     }
     let started_at = now_rfc3339();
+    let (jit_set, jit_said) = collect::jit::enable(cfg.jit);
+    notes.extend(jit_said.into_iter().map(|s| format!("turned on {s}")));
     let held = match launch::spawn_held(&cfg.argv) {
         Ok(h) => h,
         Err(e) => return launch_failed(&e),
@@ -166,7 +171,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
             names.join(", ")
         )
     });
-    let meta = RunMeta {
+    let mut meta = RunMeta {
         argv: cfg.argv.clone(),
         exit: exit.clone(),
         started_at,
@@ -176,7 +181,21 @@ pub fn run(cfg: &RunConfig) -> i32 {
     };
     let ncpus = perf::online_cpus().len().max(1);
     let analysis = crate::analyze::analyze(&trace, ncpus);
-    match render::write_all(&out, &trace, &analysis, &meta) {
+    let written = render::write_all(&out, &trace, &analysis, &meta);
+    // After symbolization: remove the JIT maps wallprof caused.
+    if !jit_set.is_empty() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let runtime_of = |pid: i32| analysis.runtimes.get(&pid).cloned().unwrap_or_default();
+        let files = collect::jit::caused_files(&trace, &jit_set, &cwd, &runtime_of);
+        let n = collect::jit::remove(&files);
+        if n > 0 {
+            meta.notes.push(format!(
+                "removed {n} JIT map/log file{} that wallprof caused",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    match written {
         Ok(profile) => {
             if !cfg.quiet {
                 eprint!("{}", render::terminal::summary(&profile, &out, &meta));

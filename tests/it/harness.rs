@@ -46,6 +46,11 @@ impl RunResult {
         self.status.code()
     }
 
+    /// The directory wallprof wrote its results into.
+    pub fn dir(&self) -> PathBuf {
+        self.out_dir.path().join("profile")
+    }
+
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
@@ -86,8 +91,17 @@ pub fn wallprof_run(args: &[&str], argv: &[&str]) -> RunResult {
     wallprof_run_with(args, argv, None)
 }
 
+/// As [`wallprof_run`], with the target (and wallprof) in directory `cwd`.
+pub fn wallprof_run_in(cwd: &Path, args: &[&str], argv: &[&str]) -> RunResult {
+    run_inner(args, argv, None, Some(cwd))
+}
+
 /// As [`wallprof_run`], feeding `stdin` to the target when given.
 pub fn wallprof_run_with(args: &[&str], argv: &[&str], stdin: Option<&[u8]>) -> RunResult {
+    run_inner(args, argv, stdin, None)
+}
+
+fn run_inner(args: &[&str], argv: &[&str], stdin: Option<&[u8]>, cwd: Option<&Path>) -> RunResult {
     let out_dir = tempfile::Builder::new()
         .prefix("out-")
         .tempdir_in(scratch())
@@ -101,6 +115,9 @@ pub fn wallprof_run_with(args: &[&str], argv: &[&str], stdin: Option<&[u8]>) -> 
         .args(args)
         .arg("--")
         .args(argv);
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {

@@ -9,5 +9,6 @@ mod exit;
 mod fallback;
 mod io;
 mod schema;
+mod stacks;
 mod tree;
 mod waits;

@@ -224,7 +224,21 @@ fn open_switch_stack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> 
         .sample_regs_user(recorder::SAMPLE_REGS_MASK)
         .sample_stack_user(OFFCPU_STACK_BYTES);
     b.attrs_mut().sample_type = SWITCH_STACK_SAMPLE;
-    b.build()
+    let counter = b.build()?;
+    // Only blocking switch-outs (S or D) count toward the rate: a busy
+    // thread's preemptions must not use up the stacks of its real waits.
+    // Inherited events keep the filter. Without it, stacks are still taken,
+    // only thinner.
+    let filter = std::ffi::CString::new("prev_state & 3").unwrap();
+    // SAFETY: an open perf event fd and a NUL-terminated filter string.
+    unsafe {
+        libc::ioctl(
+            counter.as_raw_fd(),
+            0x4008_2406, /* PERF_EVENT_IOC_SET_FILTER */
+            filter.as_ptr(),
+        )
+    };
+    Ok(counter)
 }
 
 fn set_output(counter: &Counter, leader: &Sampler) -> std::io::Result<()> {
