@@ -56,7 +56,7 @@ impl Default for PerfConfig {
     fn default() -> Self {
         PerfConfig {
             freq: 999,
-            buffer_bytes: 4 << 20,
+            buffer_bytes: 8 << 20,
         }
     }
 }
@@ -183,7 +183,7 @@ fn open_cpu_clock(
         .exclude_callchain_user(true)
         .sample_regs_user(recorder::SAMPLE_REGS_MASK)
         .sample_stack_user(SAMPLE_STACK_BYTES)
-        .wakeup_watermark(bytes / 4);
+        .wakeup_watermark(bytes / 8);
     b.attrs_mut().sample_type = CPU_CLOCK_SAMPLE;
     let counter = b.build()?;
     counter.sampled(bytes)
@@ -454,6 +454,7 @@ pub fn open(
     let thread = std::thread::Builder::new()
         .name("wallprof-drain".into())
         .spawn(move || {
+            raise_priority();
             let kallsyms = if fields.is_some() {
                 load_kallsyms()
             } else {
@@ -480,6 +481,14 @@ pub fn open(
         kernel_samples: kernel,
         tracefs_mounted_by_us: mounted_by_us,
     })
+}
+
+/// The drain thread competes with the target for CPUs; when it falls
+/// behind, the kernel drops records. Where permitted (root, CAP_SYS_NICE),
+/// it runs at nice -10; otherwise at the default priority.
+fn raise_priority() {
+    // SAFETY: setpriority on the calling thread (tid 0 = self).
+    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) };
 }
 
 fn load_kallsyms() -> Vec<(u64, String)> {
