@@ -153,7 +153,7 @@ fn run_inner(args: &[&str], argv: &[&str], stdin: Option<&[u8]>, cwd: Option<&Pa
     }
 }
 
-fn read_profile(dir: &Path) -> Value {
+pub fn read_profile(dir: &Path) -> Value {
     match std::fs::read(dir.join("profile.json")) {
         Ok(bytes) => serde_json::from_slice(&bytes).expect("profile.json is JSON"),
         Err(_) => Value::Null,
@@ -180,7 +180,7 @@ pub fn schema_errors(profile: &Value) -> Vec<String> {
 }
 
 /// What every profile must satisfy: the schema, and artifacts that exist.
-fn check_contract(profile: &Value, dir: &Path) {
+pub fn check_contract(profile: &Value, dir: &Path) {
     let errors = schema_errors(profile);
     assert!(
         errors.is_empty(),

@@ -9,6 +9,7 @@ mod exit;
 mod fallback;
 mod io;
 mod schema;
+mod signals;
 mod stacks;
 mod tree;
 mod waits;
