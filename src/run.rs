@@ -180,8 +180,19 @@ pub fn run(cfg: &RunConfig) -> i32 {
         notes,
     };
     let ncpus = perf::online_cpus().len().max(1);
-    let analysis = crate::analyze::analyze(&trace, ncpus);
-    let written = render::write_all(&out, &trace, &analysis, &meta);
+    // Symbolize once, after the target exited, from the mappings recorded
+    // during the run; the analysis names functions with it, the flamegraphs
+    // draw with it.
+    let symbols = crate::stacks::Symbols::for_trace(
+        &trace,
+        &crate::stacks::symbolize::SymbolizeOptions::default(),
+    );
+    let namer = |pid: i32, stack: u32| {
+        let exe = trace.processes.get(&pid).and_then(|p| p.exe.as_deref());
+        symbols.user_function(trace.stacks.get(stack), pid, exe)
+    };
+    let analysis = crate::analyze::analyze_with(&trace, ncpus, Some(&namer));
+    let written = render::write_all(&out, &trace, &analysis, &meta, &symbols);
     // After symbolization: remove the JIT maps wallprof caused.
     if !jit_set.is_empty() {
         let cwd = std::env::current_dir().unwrap_or_default();

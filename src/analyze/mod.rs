@@ -49,6 +49,12 @@ pub const DETAIL_LEN: usize = 5;
 
 /// Analyze one run. `ncpus` is the number of CPUs the target could use.
 pub fn analyze(trace: &Trace, ncpus: usize) -> Analysis {
+    analyze_with(trace, ncpus, None)
+}
+
+/// As [`analyze`], with a namer for user stacks so that reasons can name the
+/// program's function that waits.
+pub fn analyze_with(trace: &Trace, ncpus: usize, namer: Option<verdict::Namer<'_>>) -> Analysis {
     let classes = classify_all(trace);
     let mut threads = accounting::account_threads(trace, &classes);
     let parked = critical_path::parked_threads(trace, &classes);
@@ -62,6 +68,7 @@ pub fn analyze(trace: &Trace, ncpus: usize) -> Analysis {
         .collect();
     let cx = verdict::Context {
         trace,
+        namer,
         classes: &classes,
         path: &path,
         time: &time,

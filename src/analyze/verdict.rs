@@ -32,8 +32,14 @@ pub const LOCK_BOUND: f64 = 0.50;
 pub const OTHER_BOUND: f64 = 0.60;
 
 /// Everything the verdict and the finding detectors look at.
+/// Names the program's own function a user stack is in (see
+/// [`crate::stacks::Symbols::user_function`]): (pid, stack id) → name.
+pub type Namer<'a> = &'a dyn Fn(Pid, u32) -> Option<String>;
+
 pub struct Context<'a> {
     pub trace: &'a Trace,
+    /// Names functions from user stacks, when symbols are available.
+    pub namer: Option<Namer<'a>>,
     pub classes: &'a [Classified],
     pub path: &'a Path,
     pub time: &'a Time,
@@ -230,11 +236,35 @@ fn top_wait_reason(cx: &Context<'_>) -> String {
     } else {
         "the critical path"
     };
+    let caller = waiting_function(cx, what)
+        .map(|f| format!(", called from {f}()"))
+        .unwrap_or_default();
     format!(
-        "{who} spent {} of the wall time in {what} ({:.2} s)",
+        "{who} spent {} of the wall time in {what}{caller} ({:.2} s)",
         pct(share),
         ns / 1e9
     )
+}
+
+/// The program's own function that most of the path's `what` waits were
+/// called from, from the user stacks captured at switch-out.
+fn waiting_function(cx: &Context<'_>, what: &str) -> Option<String> {
+    let namer = cx.namer?;
+    let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
+    for w in cx.path.waits.iter().filter(|w| w.what == what) {
+        let th = cx.trace.threads.get(&w.tid)?;
+        let i = th.offcpu.partition_point(|o| o.end <= w.start);
+        let Some(iv) = th.offcpu.get(i).filter(|o| o.start <= w.start) else {
+            continue;
+        };
+        if let Some(name) = iv.ustack.and_then(|u| namer(th.pid, u)) {
+            *by_name.entry(name).or_insert(0.0) += w.ns();
+        }
+    }
+    by_name
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, _)| n)
 }
 
 /// "on-CPU 97% of the wall time, 1.0 of 2 CPUs busy on average".

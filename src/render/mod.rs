@@ -23,8 +23,9 @@ pub fn write_all(
     trace: &Trace,
     analysis: &Analysis,
     meta: &RunMeta,
+    symbols: &crate::stacks::Symbols,
 ) -> anyhow::Result<Profile> {
-    let artifacts = match flamegraphs(out, trace) {
+    let artifacts = match flamegraphs(out, trace, symbols) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("wallprof: could not write the flamegraphs: {e:#}");
@@ -44,11 +45,8 @@ pub fn write_all(
 fn flamegraphs(
     out: &Path,
     trace: &Trace,
+    symbols: &crate::stacks::Symbols,
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    let symbols = crate::stacks::Symbols::for_trace(
-        trace,
-        &crate::stacks::symbolize::SymbolizeOptions::default(),
-    );
     let kinds: Vec<(String, String)> = trace
         .causes
         .causes

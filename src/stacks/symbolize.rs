@@ -262,6 +262,24 @@ impl Symbols {
         out
     }
 
+    /// The function of the program's own code that a user stack (leaf
+    /// first) is in: the first frame in the process's executable (`exe`
+    /// basename) or in JIT code, skipping system libraries and the runtime.
+    /// `None` when no such frame is named (an interpreter without perf maps,
+    /// a stripped binary).
+    pub fn user_function(&self, stack: &[u64], pid: Pid, exe: Option<&str>) -> Option<String> {
+        let exe = exe.map(module_name);
+        for &addr in stack.iter().filter(|a| !is_kernel(**a)) {
+            for f in self.frames(pid, addr).into_iter().flatten() {
+                let own = exe.is_some_and(|e| f.module == e) || f.module == "[jit]";
+                if own && !f.name.contains("+0x") && !f.name.starts_with('_') {
+                    return Some(f.name.clone());
+                }
+            }
+        }
+        None
+    }
+
     pub fn len(&self) -> usize {
         self.frames.len()
     }
