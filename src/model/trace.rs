@@ -283,6 +283,9 @@ pub struct Counts {
     pub repaired: u64,
     /// Switch-outs whose user stack was captured.
     pub offcpu_stacks: u64,
+    /// Off-CPU intervals that borrowed the stack of an earlier interval of
+    /// the same thread and cause.
+    pub offcpu_stacks_borrowed: u64,
 }
 
 /// Everything observed during one run.

@@ -49,6 +49,9 @@ const SREG_BP: usize = 0;
 const SREG_SP: usize = 1;
 const SREG_IP: usize = 2;
 
+/// How old a borrowed off-CPU user stack may be.
+const EXEMPLAR_AGE_NS: Ns = 1_000_000_000;
+
 /// The two sched_switch records of one switch are this close in time.
 const SAME_SWITCH_NS: Ns = 100_000;
 
@@ -257,6 +260,8 @@ pub struct Recorder {
     /// Last wakeup seen per wakee: a wakeup between two traced tasks is
     /// delivered twice (once through each task's events).
     last_wake: HashMap<Tid, Ns>,
+    /// The latest captured user stack per (thread, cause).
+    exemplars: HashMap<(Tid, CauseId), (Ns, u32)>,
     /// The last fd kind each thread's poll/select/epoll wait resolved to.
     last_wait_set: HashMap<(Tid, i64), FdKind>,
     /// Records after this time are not processed (the root was reaped).
@@ -305,6 +310,7 @@ impl Recorder {
             new_task_cause,
             last_wake: HashMap::new(),
             last_wait_set: HashMap::new(),
+            exemplars: HashMap::new(),
             horizon: Ns::MAX,
         }
     }
@@ -736,6 +742,22 @@ impl Recorder {
                 let mut c = self.trace.causes.get(p.cause).clone();
                 c.timed_out = true;
                 p.cause = self.trace.causes.intern(c);
+            }
+        }
+        // An interval whose switch-out was not sampled for a user stack
+        // borrows the latest stack of the same thread and cause (at most 1 s
+        // older): flamegraphs then weight stacks by the time they stand for.
+        match p.ustack {
+            Some(u) => {
+                self.exemplars.insert((tid, p.cause), (p.start, u));
+            }
+            None => {
+                if let Some(&(at, u)) = self.exemplars.get(&(tid, p.cause)) {
+                    if p.start.saturating_sub(at) <= EXEMPLAR_AGE_NS {
+                        p.ustack = Some(u);
+                        self.trace.counts.offcpu_stacks_borrowed += 1;
+                    }
+                }
             }
         }
         let th = self.trace.threads.get_mut(&tid).unwrap();
