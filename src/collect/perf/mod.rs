@@ -148,7 +148,13 @@ const CPU_CLOCK_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS
 /// Bytes of user stack copied with each on-CPU sample.
 pub const SAMPLE_STACK_BYTES: u32 = 16 * 1024;
 
-const SWITCH_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_CALLCHAIN | SAMPLE_RAW | SAMPLE_REGS_USER;
+/// Every switch-out: state (raw) and the syscall's registers. No callchain:
+/// unwinding the kernel stack on every switch doubles the cost of a context
+/// switch, so kernel stacks come from the rate-limited kernel-stack event.
+const SWITCH_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_RAW | SAMPLE_REGS_USER;
+/// A rate-limited subset of blocking switch-outs: the kernel stack, and the
+/// user IP of the syscall site it is learned for.
+const KSTACK_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_CALLCHAIN | SAMPLE_REGS_USER;
 const WAKING_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_RAW;
 
 fn base_builder<'a, E: perf_event::events::Event>(ev: E, pid: Pid, cpu: usize) -> Builder<'a> {
@@ -225,10 +231,27 @@ fn open_switch_stack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> 
         .sample_stack_user(OFFCPU_STACK_BYTES);
     b.attrs_mut().sample_type = SWITCH_STACK_SAMPLE;
     let counter = b.build()?;
-    // Only blocking switch-outs (S or D) count toward the rate: a busy
-    // thread's preemptions must not use up the stacks of its real waits.
-    // Inherited events keep the filter. Without it, stacks are still taken,
-    // only thinner.
+    blocking_only(&counter);
+    Ok(counter)
+}
+
+fn open_switch_kstack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> {
+    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu);
+    b.sample_frequency(recorder::KSTACK_HZ)
+        .exclude_kernel(false)
+        .exclude_callchain_user(true)
+        .sample_regs_user(1 << 8);
+    b.attrs_mut().sample_type = KSTACK_SAMPLE;
+    let counter = b.build()?;
+    blocking_only(&counter);
+    Ok(counter)
+}
+
+/// Only blocking switch-outs (S or D) count toward a rate-limited event's
+/// rate: a busy thread's preemptions must not use up the samples of its real
+/// waits. Inherited events keep the filter. Without it, samples are still
+/// taken, only thinner.
+fn blocking_only(counter: &Counter) {
     let filter = std::ffi::CString::new("prev_state & 3").unwrap();
     // SAFETY: an open perf event fd and a NUL-terminated filter string.
     unsafe {
@@ -238,7 +261,6 @@ fn open_switch_stack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> 
             filter.as_ptr(),
         )
     };
-    Ok(counter)
 }
 
 fn set_output(counter: &Counter, leader: &Sampler) -> std::io::Result<()> {
@@ -354,9 +376,14 @@ pub fn open(
                 for (id, st, cc) in [
                     (tp.switch_id, SWITCH_SAMPLE, true),
                     (tp.waking_id, WAKING_SAMPLE, false),
+                    (tp.switch_id, KSTACK_SAMPLE, false),
                 ] {
-                    let r = open_tracepoint(target.pid, cpu, id, st, cc)
-                        .and_then(|c| set_output(&c, &leaders[i]).map(|_| c));
+                    let r = if st == KSTACK_SAMPLE {
+                        open_switch_kstack(target.pid, cpu, id)
+                    } else {
+                        open_tracepoint(target.pid, cpu, id, st, cc)
+                    };
+                    let r = r.and_then(|c| set_output(&c, &leaders[i]).map(|_| c));
                     match r {
                         Ok(c) => others[i].push(c),
                         Err(e) => {
@@ -388,7 +415,7 @@ pub fn open(
                         match stacks {
                             Ok(()) => CollectorState::Ok,
                             Err(why) => {
-                                others.iter_mut().for_each(|o| o.truncate(2));
+                                others.iter_mut().for_each(|o| o.truncate(3));
                                 CollectorState::Unavailable(why)
                             }
                         },
@@ -424,6 +451,7 @@ pub fn open(
                     REGS_MASK.count_ones() as usize,
                 ),
                 1 => (EventKind::SchedWaking, WAKING_SAMPLE, 0),
+                2 => (EventKind::SwitchKstack, KSTACK_SAMPLE, 1),
                 _ => (
                     EventKind::SwitchStack,
                     SWITCH_STACK_SAMPLE,

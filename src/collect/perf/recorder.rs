@@ -36,12 +36,41 @@ pub struct RawFields {
 }
 
 /// Registers sampled at switch-out, in `sample_regs_user` mask order:
-/// DX(3) SI(4) DI(5) R10(18) on x86_64.
-pub const REGS_MASK: u64 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 18);
+/// DX(3) SI(4) DI(5) IP(8) R10(18) on x86_64: the syscall's arguments, and
+/// the user IP of the syscall site.
+pub const REGS_MASK: u64 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 18);
 const REG_DX: usize = 0;
 const REG_SI: usize = 1;
 const REG_DI: usize = 2;
-const REG_R10: usize = 3;
+const REG_IP: usize = 3;
+const REG_R10: usize = 4;
+
+/// Kernel stacks at switch-out are sampled by a second sched_switch event in
+/// frequency mode at this rate per (thread, CPU); a switch without its own
+/// takes the one learned at the same syscall site (process, user IP).
+pub const KSTACK_HZ: u64 = 200;
+
+/// The user registers of one switch-out, kept until its cause is final.
+#[derive(Clone, Copy, Debug, Default)]
+struct SwitchRegs {
+    dx: u64,
+    si: u64,
+    di: u64,
+    ip: u64,
+    r10: u64,
+}
+
+impl SwitchRegs {
+    fn of(s: &Sample<'_>) -> Option<SwitchRegs> {
+        Some(SwitchRegs {
+            dx: s.user_reg(REG_DX)?,
+            si: s.user_reg(REG_SI)?,
+            di: s.user_reg(REG_DI)?,
+            ip: s.user_reg(REG_IP)?,
+            r10: s.user_reg(REG_R10)?,
+        })
+    }
+}
 
 /// Registers sampled with on-CPU samples, for unwinding: BP(6) SP(7) IP(8).
 pub const SAMPLE_REGS_MASK: u64 = (1 << 6) | (1 << 7) | (1 << 8);
@@ -196,6 +225,11 @@ struct Pending {
     timeout: Option<Ns>,
     /// The user stack at switch-out, when captured.
     ustack: Option<u32>,
+    /// What the cause was built from, so that it can be rebuilt when this
+    /// switch's own kernel stack arrives after it.
+    regs: Option<SwitchRegs>,
+    pid: Pid,
+    own_kstack: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -204,6 +238,8 @@ struct Live {
     /// not been seen yet (the two records of one switch can come in either
     /// order).
     next_ustack: Option<(Ns, u32)>,
+    /// Likewise for a kernel stack sampled by the kernel-stack event.
+    next_kstack: Option<(Ns, u32)>,
     on_since: Option<Ns>,
     on_total: u64,
     pending: Option<Pending>,
@@ -260,6 +296,8 @@ pub struct Recorder {
     /// Last wakeup seen per wakee: a wakeup between two traced tasks is
     /// delivered twice (once through each task's events).
     last_wake: HashMap<Tid, Ns>,
+    /// The kernel stack last seen at each syscall site (process, user IP).
+    learned_kstacks: HashMap<(Pid, u64), u32>,
     /// The latest captured user stack per (thread, cause).
     exemplars: HashMap<(Tid, CauseId), (Ns, u32)>,
     /// The last fd kind each thread's poll/select/epoll wait resolved to.
@@ -311,6 +349,7 @@ impl Recorder {
             last_wake: HashMap::new(),
             last_wait_set: HashMap::new(),
             exemplars: HashMap::new(),
+            learned_kstacks: HashMap::new(),
             horizon: Ns::MAX,
         }
     }
@@ -326,6 +365,7 @@ impl Recorder {
                 EventKind::SchedSwitch => self.on_switch_out_tp(s),
                 EventKind::SchedWaking => self.on_waking(s),
                 EventKind::SwitchStack => self.on_switch_stack(s),
+                EventKind::SwitchKstack => self.on_switch_kstack(s),
             },
             Rec::Switch { out, preempt, id } => {
                 if out {
@@ -481,41 +521,25 @@ impl Recorder {
         }
         let state = switch_state(read_int(raw, f.switch_prev_state).unwrap_or(0));
         self.trace.counts.switch_outs += 1;
-        let kstack = s.callchain.map(|cc| {
+        let regs = SwitchRegs::of(s);
+        // This switch's own kernel stack: in the record itself, or from the
+        // kernel-stack event when its record came first.
+        let mut own = s.callchain.map(|cc| {
             cc.frames_into(&mut self.scratch);
             self.trace.kstacks.intern(&self.scratch)
         });
-        let mut cause = Cause {
-            state,
-            kstack,
-            ..Cause::default()
-        };
-        let mut timeout = None;
-        if let Some(k) = kstack {
-            let hint = self.hint(k);
-            cause.syscall_nr = hint.nr;
-            cause.syscall_name = hint.name.clone();
-            let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
-            if hint.fd_arg {
-                if let Some(fd) = s.user_reg(REG_DI).map(|v| v as i64) {
-                    if (0..1 << 22).contains(&fd) {
-                        cause.fd = Some(fd as i32);
-                        if blocking {
-                            cause.fd_kind = self.proc.fd_kind(s.pid, fd as i32, s.time);
-                        }
-                    }
-                }
-            }
-            if hint.futex {
-                cause.futex_op = s.user_reg(REG_SI).map(|v| v as u32);
-            }
-            if blocking {
-                timeout = self.wait_set(s, hint.name.as_deref(), &mut cause);
-                self.remember_wait_set(s.tid, &hint, &mut cause);
+        let live = self.thread(s.pid, s.tid, s.time);
+        if let Some((t, k)) = live.next_kstack.take() {
+            if own.is_none() && t.abs_diff(s.time) <= SAME_SWITCH_NS {
+                own = Some(k);
             }
         }
-        let cause = self.trace.causes.intern(cause);
-        let live = self.thread(s.pid, s.tid, s.time);
+        let kstack = own.or_else(|| {
+            let ip = regs?.ip;
+            self.learned_kstacks.get(&(s.pid, ip)).copied()
+        });
+        let (cause, timeout) = self.build_cause(s.pid, s.tid, s.time, state, kstack, regs);
+        let live = self.live.get_mut(&s.tid).unwrap();
         Self::close_on_cpu(live, s.time);
         let pending = Pending {
             start: s.time,
@@ -525,6 +549,9 @@ impl Recorder {
             waker: None,
             timeout,
             ustack: None,
+            regs,
+            pid: s.pid,
+            own_kstack: own.is_some(),
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(s.tid, p, s.time);
@@ -534,6 +561,78 @@ impl Recorder {
             if t.abs_diff(s.time) <= SAME_SWITCH_NS {
                 live.pending.as_mut().unwrap().ustack = Some(id);
             }
+        }
+    }
+
+    /// The cause of a switch-out from its state, kernel stack and registers,
+    /// and the wait's own timeout when it has one.
+    fn build_cause(
+        &mut self,
+        pid: Pid,
+        tid: Tid,
+        time: Ns,
+        state: SwitchState,
+        kstack: Option<u32>,
+        regs: Option<SwitchRegs>,
+    ) -> (CauseId, Option<Ns>) {
+        let mut cause = Cause {
+            state,
+            kstack,
+            ..Cause::default()
+        };
+        let mut timeout = None;
+        if let (Some(k), Some(r)) = (kstack, regs) {
+            let hint = self.hint(k);
+            cause.syscall_nr = hint.nr;
+            cause.syscall_name = hint.name.clone();
+            let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
+            if hint.fd_arg && (0..1 << 22).contains(&(r.di as i64)) {
+                cause.fd = Some(r.di as i32);
+                if blocking {
+                    cause.fd_kind = self.proc.fd_kind(pid, r.di as i32, time);
+                }
+            }
+            if hint.futex {
+                cause.futex_op = Some(r.si as u32);
+            }
+            if blocking {
+                timeout = self.wait_set(pid, time, &r, hint.name.as_deref(), &mut cause);
+                self.remember_wait_set(tid, &hint, &mut cause);
+            }
+        } else if let Some(k) = kstack {
+            let hint = self.hint(k);
+            cause.syscall_nr = hint.nr;
+            cause.syscall_name = hint.name.clone();
+        }
+        (self.trace.causes.intern(cause), timeout)
+    }
+
+    /// A kernel stack at switch-out, from the rate-limited kernel-stack
+    /// event: learned for its syscall site, and given to its switch-out
+    /// (whose cause is rebuilt when it was built from a learned stack).
+    fn on_switch_kstack(&mut self, s: &Sample<'_>) {
+        if s.tid == 0 {
+            return;
+        }
+        let Some(cc) = s.callchain else { return };
+        cc.frames_into(&mut self.scratch);
+        let k = self.trace.kstacks.intern(&self.scratch);
+        if let Some(ip) = s.user_reg(0) {
+            self.learned_kstacks.insert((s.pid, ip), k);
+        }
+        let live = self.thread(s.pid, s.tid, s.time);
+        let pending = live
+            .pending
+            .filter(|p| !p.own_kstack && p.start.abs_diff(s.time) <= SAME_SWITCH_NS);
+        let Some(p) = pending else {
+            live.next_kstack = Some((s.time, k));
+            return;
+        };
+        let (cause, timeout) = self.build_cause(p.pid, s.tid, p.start, p.state, Some(k), p.regs);
+        if let Some(p) = self.live.get_mut(&s.tid).unwrap().pending.as_mut() {
+            p.cause = cause;
+            p.timeout = timeout;
+            p.own_kstack = true;
         }
     }
 
@@ -603,39 +702,39 @@ impl Recorder {
 
     /// For poll, select and epoll waits: the kind of fds waited on (into
     /// `cause.fd_kind`) and the wait's timeout.
-    fn wait_set(&mut self, s: &Sample<'_>, name: Option<&str>, cause: &mut Cause) -> Option<Ns> {
-        let reg = |n| s.user_reg(n);
+    fn wait_set(
+        &mut self,
+        pid: Pid,
+        time: Ns,
+        r: &SwitchRegs,
+        name: Option<&str>,
+        cause: &mut Cause,
+    ) -> Option<Ns> {
         let ms = |v: u64| {
             let ms = v as i32;
             (ms >= 0).then_some(ms as Ns * 1_000_000)
         };
         match name? {
             "poll" => {
-                cause.fd_kind = self
-                    .proc
-                    .poll_set(s.pid, reg(REG_DI)?, reg(REG_SI)?, s.time);
-                ms(reg(REG_DX)?)
+                cause.fd_kind = self.proc.poll_set(pid, r.di, r.si, time);
+                ms(r.dx)
             }
             "ppoll" => {
-                cause.fd_kind = self
-                    .proc
-                    .poll_set(s.pid, reg(REG_DI)?, reg(REG_SI)?, s.time);
+                cause.fd_kind = self.proc.poll_set(pid, r.di, r.si, time);
                 None
             }
             "select" | "pselect6" => {
-                cause.fd_kind = self
-                    .proc
-                    .select_set(s.pid, reg(REG_DI)?, reg(REG_SI)?, s.time);
+                cause.fd_kind = self.proc.select_set(pid, r.di, r.si, time);
                 None
             }
             "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => {
-                let epfd = reg(REG_DI)? as i32;
+                let epfd = r.di as i32;
                 cause.fd = Some(epfd);
-                cause.fd_kind = self.proc.epoll_set(s.pid, epfd, s.time);
+                cause.fd_kind = self.proc.epoll_set(pid, epfd, time);
                 if name == Some("epoll_pwait2") {
                     None
                 } else {
-                    ms(reg(REG_R10)?)
+                    ms(r.r10)
                 }
             }
             _ => None,
@@ -690,6 +789,9 @@ impl Recorder {
             waker: None,
             timeout: None,
             ustack: None,
+            regs: None,
+            pid,
+            own_kstack: false,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(tid, p, t);
@@ -812,6 +914,9 @@ impl Recorder {
             waker: None,
             timeout: None,
             ustack: None,
+            regs: None,
+            pid,
+            own_kstack: false,
         });
         self.trace.threads.get_mut(&tid).unwrap().comm = parent_comm;
     }

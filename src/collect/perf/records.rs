@@ -58,6 +58,9 @@ pub enum EventKind {
     /// A second sched_switch event that samples user stacks of a
     /// rate-limited subset of switch-outs.
     SwitchStack,
+    /// A third sched_switch event that samples kernel stacks of a
+    /// rate-limited subset of switch-outs.
+    SwitchKstack,
 }
 
 /// The sample layout of one event.
