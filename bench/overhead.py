@@ -168,15 +168,29 @@ def printed(stdout, key):
 # ------------------------------------------------------------------ workloads
 
 
+def pingpong_work_for(pingpong, blocks_per_s):
+    """The work per round trip that makes the ping-pong block about
+    `blocks_per_s` times a second (both sides counted), bare."""
+    w = 0
+    for w in [0] + [2 ** k for k in range(0, 16)]:
+        r = run_reaped([pingpong, "0.3", "-w", str(w)])
+        if printed(r["stdout"], "blocks_per_s") <= blocks_per_s:
+            break
+    log(f"pipe-pingpong-40k: {w} work units per round trip")
+    return w
+
+
 def workloads(seconds, only):
     """(name, time-mode argv for calibration, fixed-work argv builder)."""
     busy, pingpong, threads = build_c("busy"), build_c("pingpong"), build_c("threads_cpu")
     py = real_python()
     cpu_loop = os.path.join(WORKLOADS, "python", "cpu_loop.py")
+    w40k = pingpong_work_for(pingpong, 40_000) if not only or "pipe-pingpong-40k" in only else 0
     ws = [
         ("c-cpu-1thread", [busy, "1"], lambda n: [busy, "-n", str(n)], 1),
         ("cpython-cpu-1thread", [py, cpu_loop, "1"], lambda n: [py, cpu_loop, "-n", str(n)], 1),
-        ("pipe-pingpong", [pingpong, "1"], lambda n: [pingpong, "-n", str(n)], 1),
+        ("pipe-pingpong-40k", [pingpong, "1", "-w", str(w40k)], lambda n: [pingpong, "-n", str(n), "-w", str(w40k)], 1),
+        ("pipe-pingpong-max", [pingpong, "1"], lambda n: [pingpong, "-n", str(n)], 1),
         ("c-cpu-2threads", [threads, "2", "1"], lambda n: [threads, "2", "-n", str(n)], 2),
     ]
     ws = [w for w in ws if not only or w[0] in only]

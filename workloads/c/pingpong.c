@@ -1,4 +1,4 @@
-// pingpong [SECONDS | -n ROUND_TRIPS]: parent and child bounce one byte over two pipes; each side blocks once per round trip. Expected: ipc, looked through to mostly on-CPU.
+// pingpong [SECONDS | -n ROUND_TRIPS] [-w WORK]: parent and child bounce one byte over two pipes; each side blocks once per round trip. With -w the parent computes WORK units between round trips (to block a chosen number of times per second). Expected: ipc, looked through to mostly on-CPU.
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +8,10 @@ int main(int argc, char **argv) {
     long trips = 0;
     double seconds = 1.0;
     int fixed = fixed_work(argc, argv, 1, &trips, &seconds);
+    long per_trip = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "-w") == 0) per_trip = atol(argv[i + 1]);
+    uint64_t x = 88172645463325252ull;
     int ping[2], pong[2];
     if (pipe(ping) || pipe(pong)) return perror("pipe"), 1;
     pid_t pid = fork();
@@ -27,6 +31,7 @@ int main(int argc, char **argv) {
     for (;;) {
         if (fixed ? done >= trips : ((done & 255) == 0 && now_s() >= end)) break;
         if (write(ping[1], &b, 1) != 1 || read(pong[0], &b, 1) != 1) return perror("pipe io"), 1;
+        if (per_trip) x = work(x, per_trip);
         done++;
     }
     double el = now_s() - t0;
