@@ -1,5 +1,5 @@
 /* c_lock_convoy: 4 pthreads each run 600 jobs; almost all of every job
- * (~0.7 ms of computation) is done while holding one global mutex, only ~0.05 ms outside it.
+ * (~0.7 ms of computation) is done while holding one global mutex, only ~0.02 ms outside it.
  * So the threads queue on the mutex and run one at a time: a lock convoy.
  * Labels: lock-bound (progress waits on a mutex held by the program's own threads), top wait
  * `lock`, finding lock-contention, first recommendation reduce-contention: fixed.c computes

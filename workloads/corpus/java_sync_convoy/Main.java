@@ -1,4 +1,4 @@
-// java_sync_convoy: 4 worker threads each process 250 jobs; almost all of every job (~0.8 ms of
+// java_sync_convoy: 4 worker threads each process 250 jobs; almost all of every job (~1.7 ms of
 // arithmetic) runs inside one synchronized block on a shared lock object, only a sliver outside.
 // The threads queue on the monitor and run one at a time (a lock convoy); the JVM's own threads
 // (GC, JIT, signal dispatcher...) idle alongside.

@@ -11,7 +11,7 @@ Prints: result=<n> tasks=8"""
 import multiprocessing
 
 TASKS = 8
-N = 2_600_000
+N = 5_000_000
 
 
 def task(k):
