@@ -100,6 +100,33 @@ struct SyscallHint {
     futex: bool,
 }
 
+/// The part of a [`SyscallHint`] the hot path needs: no allocation to copy.
+#[derive(Clone, Copy, Debug, Default)]
+struct HintBits {
+    nr: Option<i64>,
+    fd_arg: bool,
+    futex: bool,
+}
+
+/// Everything a switch-out's cause is built from, in a form that hashes
+/// without allocating: the cache in front of the cause interner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct CauseKey {
+    state: SwitchState,
+    kstack: Option<u32>,
+    fd: Option<i32>,
+    fd_kind: Option<FdKind>,
+    futex_op: Option<u32>,
+}
+
+const POLL: i64 = 7;
+const SELECT: i64 = 23;
+const PSELECT6: i64 = 270;
+const PPOLL: i64 = 271;
+const EPOLL_WAIT: i64 = 232;
+const EPOLL_PWAIT: i64 = 281;
+const EPOLL_PWAIT2: i64 = 441;
+
 /// Syscalls whose first argument is a file descriptor, with their x86_64
 /// numbers.
 const FD_SYSCALLS: &[(&str, i64)] = &[
@@ -296,6 +323,10 @@ pub struct Recorder {
     /// Last wakeup seen per wakee: a wakeup between two traced tasks is
     /// delivered twice (once through each task's events).
     last_wake: HashMap<Tid, Ns>,
+    /// Cause ids by what they were built from (no allocation on a hit).
+    cause_cache: HashMap<CauseKey, CauseId>,
+    /// The timed-out variant of each cause.
+    timed_out_of: HashMap<CauseId, CauseId>,
     /// The kernel stack last seen at each syscall site (process, user IP).
     learned_kstacks: HashMap<(Pid, u64), u32>,
     /// The latest captured user stack per (thread, cause).
@@ -350,6 +381,8 @@ impl Recorder {
             last_wait_set: HashMap::new(),
             exemplars: HashMap::new(),
             learned_kstacks: HashMap::new(),
+            cause_cache: HashMap::new(),
+            timed_out_of: HashMap::new(),
             horizon: Ns::MAX,
         }
     }
@@ -494,16 +527,17 @@ impl Recorder {
         }
     }
 
-    fn hint(&mut self, kstack: u32) -> SyscallHint {
+    fn hint(&mut self, kstack: u32) -> HintBits {
         let i = kstack as usize;
         if self.hints.len() <= i {
             self.hints.resize(i + 1, None);
         }
-        if self.hints[i].is_none() {
-            let names = self.trace.kstack_names(kstack);
-            self.hints[i] = Some(syscall_hint(&names));
+        let h = self.hints[i].get_or_insert_with(|| syscall_hint(&self.trace.kstack_names(kstack)));
+        HintBits {
+            nr: h.nr,
+            fd_arg: h.fd_arg,
+            futex: h.futex,
         }
-        self.hints[i].clone().unwrap()
     }
 
     fn close_on_cpu(live: &mut Live, t: Ns) {
@@ -575,36 +609,50 @@ impl Recorder {
         kstack: Option<u32>,
         regs: Option<SwitchRegs>,
     ) -> (CauseId, Option<Ns>) {
-        let mut cause = Cause {
+        let mut key = CauseKey {
             state,
             kstack,
-            ..Cause::default()
+            fd: None,
+            fd_kind: None,
+            futex_op: None,
         };
         let mut timeout = None;
         if let (Some(k), Some(r)) = (kstack, regs) {
             let hint = self.hint(k);
-            cause.syscall_nr = hint.nr;
-            cause.syscall_name = hint.name.clone();
             let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
             if hint.fd_arg && (0..1 << 22).contains(&(r.di as i64)) {
-                cause.fd = Some(r.di as i32);
+                key.fd = Some(r.di as i32);
                 if blocking {
-                    cause.fd_kind = self.proc.fd_kind(pid, r.di as i32, time);
+                    key.fd_kind = self.proc.fd_kind(pid, r.di as i32, time);
                 }
             }
             if hint.futex {
-                cause.futex_op = Some(r.si as u32);
+                key.futex_op = Some(r.si as u32);
             }
             if blocking {
-                timeout = self.wait_set(pid, time, &r, hint.name.as_deref(), &mut cause);
-                self.remember_wait_set(tid, &hint, &mut cause);
+                timeout = self.wait_set(pid, time, &r, hint.nr, &mut key);
+                self.remember_wait_set(tid, hint.nr, &mut key);
             }
-        } else if let Some(k) = kstack {
-            let hint = self.hint(k);
-            cause.syscall_nr = hint.nr;
-            cause.syscall_name = hint.name.clone();
         }
-        (self.trace.causes.intern(cause), timeout)
+        if let Some(&id) = self.cause_cache.get(&key) {
+            return (id, timeout);
+        }
+        // First time this combination is seen: build the cause (with its
+        // strings) once.
+        let hint = kstack.and_then(|k| self.hints.get(k as usize).cloned().flatten());
+        let cause = Cause {
+            state,
+            kstack,
+            syscall_nr: hint.as_ref().and_then(|h| h.nr),
+            syscall_name: hint.and_then(|h| h.name),
+            fd: key.fd,
+            fd_kind: key.fd_kind,
+            futex_op: key.futex_op,
+            ..Cause::default()
+        };
+        let id = self.trace.causes.intern(cause);
+        self.cause_cache.insert(key, id);
+        (id, timeout)
     }
 
     /// A kernel stack at switch-out, from the rate-limited kernel-stack
@@ -676,27 +724,24 @@ impl Recorder {
     /// A poll set is read from the target's memory after the fact; when the
     /// thread has already moved on, the set cannot be read. Such a wait takes
     /// the kind the same thread's previous wait in the same call had.
-    fn remember_wait_set(&mut self, tid: Tid, hint: &SyscallHint, cause: &mut Cause) {
-        const SETS: [&str; 7] = [
-            "poll",
-            "ppoll",
-            "select",
-            "pselect6",
-            "epoll_wait",
-            "epoll_pwait",
-            "epoll_pwait2",
+    fn remember_wait_set(&mut self, tid: Tid, nr: Option<i64>, key: &mut CauseKey) {
+        const SETS: [i64; 7] = [
+            POLL,
+            PPOLL,
+            SELECT,
+            PSELECT6,
+            EPOLL_WAIT,
+            EPOLL_PWAIT,
+            EPOLL_PWAIT2,
         ];
-        let Some(nr) = hint
-            .nr
-            .filter(|_| hint.name.as_deref().is_some_and(|n| SETS.contains(&n)))
-        else {
+        let Some(nr) = nr.filter(|n| SETS.contains(n)) else {
             return;
         };
-        match cause.fd_kind {
+        match key.fd_kind {
             Some(kind) => {
                 self.last_wait_set.insert((tid, nr), kind);
             }
-            None => cause.fd_kind = self.last_wait_set.get(&(tid, nr)).copied(),
+            None => key.fd_kind = self.last_wait_set.get(&(tid, nr)).copied(),
         }
     }
 
@@ -707,31 +752,31 @@ impl Recorder {
         pid: Pid,
         time: Ns,
         r: &SwitchRegs,
-        name: Option<&str>,
-        cause: &mut Cause,
+        nr: Option<i64>,
+        key: &mut CauseKey,
     ) -> Option<Ns> {
         let ms = |v: u64| {
             let ms = v as i32;
             (ms >= 0).then_some(ms as Ns * 1_000_000)
         };
-        match name? {
-            "poll" => {
-                cause.fd_kind = self.proc.poll_set(pid, r.di, r.si, time);
+        match nr? {
+            POLL => {
+                key.fd_kind = self.proc.poll_set(pid, r.di, r.si, time);
                 ms(r.dx)
             }
-            "ppoll" => {
-                cause.fd_kind = self.proc.poll_set(pid, r.di, r.si, time);
+            PPOLL => {
+                key.fd_kind = self.proc.poll_set(pid, r.di, r.si, time);
                 None
             }
-            "select" | "pselect6" => {
-                cause.fd_kind = self.proc.select_set(pid, r.di, r.si, time);
+            SELECT | PSELECT6 => {
+                key.fd_kind = self.proc.select_set(pid, r.di, r.si, time);
                 None
             }
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => {
+            EPOLL_WAIT | EPOLL_PWAIT | EPOLL_PWAIT2 => {
                 let epfd = r.di as i32;
-                cause.fd = Some(epfd);
-                cause.fd_kind = self.proc.epoll_set(pid, epfd, time);
-                if name == Some("epoll_pwait2") {
+                key.fd = Some(epfd);
+                key.fd_kind = self.proc.epoll_set(pid, epfd, time);
+                if nr == Some(EPOLL_PWAIT2) {
                     None
                 } else {
                     ms(r.r10)
@@ -841,9 +886,16 @@ impl Recorder {
         if let Some(timeout) = p.timeout {
             let waited = p.wake.unwrap_or(end).saturating_sub(p.start);
             if p.waker.is_none() && waited + TIMEOUT_SLACK_NS >= timeout {
-                let mut c = self.trace.causes.get(p.cause).clone();
-                c.timed_out = true;
-                p.cause = self.trace.causes.intern(c);
+                p.cause = match self.timed_out_of.get(&p.cause) {
+                    Some(&id) => id,
+                    None => {
+                        let mut c = self.trace.causes.get(p.cause).clone();
+                        c.timed_out = true;
+                        let id = self.trace.causes.intern(c);
+                        self.timed_out_of.insert(p.cause, id);
+                        id
+                    }
+                };
             }
         }
         // An interval whose switch-out was not sampled for a user stack
