@@ -32,3 +32,62 @@ fn no_perf_still_profiles_from_proc() {
     assert!(!processes(p).is_empty(), "no process recorded");
     assert_eq!(top_wait(p).as_deref(), Some("sleep"), "{}", r.context());
 }
+
+/// As an unprivileged user (perf_event_paranoid 2 here: user-only samples
+/// and context switches, no tracepoints), wallprof degrades and still gets
+/// the verdict right: the shell's wait for its child is looked through to the
+/// child's sleep.
+#[test]
+fn unprivileged_user_degrades_and_keeps_the_verdict() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("needs root and setpriv to become an unprivileged user: skipped");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let _g = serial();
+    let out = tempfile::tempdir_in(scratch()).unwrap();
+    std::fs::set_permissions(out.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = out.path().join("p");
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(wallprof_bin())
+        .args(["run", "-q", "-o"])
+        .arg(&dir)
+        .args(["--", "sh", "-c", "sleep 0.6; true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let p = read_profile(&dir);
+    assert!(
+        !p.is_null(),
+        "no profile written as an unprivileged user: {stderr}"
+    );
+    check_contract(&p, &dir);
+    let degraded: Vec<_> = p["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "ok")
+        .collect();
+    assert!(
+        degraded
+            .iter()
+            .all(|c| c["reason"].as_str().is_some_and(|r| !r.is_empty())),
+        "{degraded:?}"
+    );
+    assert_eq!(
+        top_wait(&p).as_deref(),
+        Some("sleep"),
+        "waits: {}",
+        p["waits"]
+    );
+    assert!(wait_s(&p, "sleep") >= 0.5, "waits: {}", p["waits"]);
+    assert_eq!(p["verdict"]["class"], "io-bound", "{}", p["verdict"]);
+}

@@ -78,6 +78,10 @@ const SREG_BP: usize = 0;
 const SREG_SP: usize = 1;
 const SREG_IP: usize = 2;
 
+/// A wakeup inferred from a child's exit holds only if the parent runs
+/// again within this.
+const INFERRED_WAKE_NS: Ns = 2_000_000;
+
 /// How old a borrowed off-CPU user stack may be.
 const EXEMPLAR_AGE_NS: Ns = 1_000_000_000;
 
@@ -252,6 +256,9 @@ struct Pending {
     timeout: Option<Ns>,
     /// The user stack at switch-out, when captured.
     ustack: Option<u32>,
+    /// The wakeup was inferred from a child's exit, to be confirmed by a
+    /// prompt switch-in.
+    inferred_wake: bool,
     /// What the cause was built from, so that it can be rebuilt when this
     /// switch's own kernel stack arrives after it.
     regs: Option<SwitchRegs>,
@@ -586,6 +593,7 @@ impl Recorder {
             regs,
             pid: s.pid,
             own_kstack: own.is_some(),
+            inferred_wake: false,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(s.tid, p, s.time);
@@ -837,6 +845,7 @@ impl Recorder {
             regs: None,
             pid,
             own_kstack: false,
+            inferred_wake: false,
         };
         if let Some(p) = live.pending.replace(pending) {
             self.repair(tid, p, t);
@@ -877,7 +886,14 @@ impl Recorder {
         let live = self.thread(pid, tid, t);
         let pending = live.pending.take();
         live.on_since = Some(t);
-        if let Some(p) = pending {
+        if let Some(mut p) = pending {
+            if p.inferred_wake
+                && p.wake
+                    .is_some_and(|w| t.saturating_sub(w) > INFERRED_WAKE_NS)
+            {
+                p.wake = None;
+                p.waker = None;
+            }
             self.push_offcpu(tid, p, t);
         }
     }
@@ -969,6 +985,7 @@ impl Recorder {
             regs: None,
             pid,
             own_kstack: false,
+            inferred_wake: false,
         });
         self.trace.threads.get_mut(&tid).unwrap().comm = parent_comm;
     }
@@ -1024,6 +1041,13 @@ impl Recorder {
             if matches!(c.syscall_name.as_deref(), Some("wait4" | "waitid")) {
                 pend.wake = Some(t);
                 pend.waker = Some(tid);
+            } else if !self.tracepoints && c.state == SwitchState::Unknown {
+                // Without tracepoints the wait's syscall is not known yet:
+                // the exit is taken as the wakeup only if the parent runs
+                // again right after it (checked at its switch-in).
+                pend.wake = Some(t);
+                pend.waker = Some(tid);
+                pend.inferred_wake = true;
             }
         }
     }

@@ -95,6 +95,13 @@ pub fn locate() -> Result<Tracefs, String> {
                 mounted_by_us: false,
             });
         }
+        if let Err(e) = std::fs::read_dir(c) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(format!(
+                    "{c} is readable by root only; tracepoints need root or CAP_PERFMON with perf_event_paranoid <= -1"
+                ));
+            }
+        }
     }
     if nix::unistd::geteuid().is_root() {
         let target = Path::new(CANDIDATES[0]);
