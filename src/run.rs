@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::collect::{self, perf, procfs};
 use crate::launch::{self, ExitInfo, LaunchError};
-use crate::model::trace::{CollectorState, CollectorStatus, Trace};
+use crate::model::trace::{CollectorState, CollectorStatus, Ns, Trace};
 use crate::render;
 
 /// Everything `wallprof run` needs, independent of the CLI.
@@ -145,8 +145,11 @@ pub fn run(cfg: &RunConfig) -> i32 {
     };
     let exit = running.wait();
 
+    let mut timing = Timing::new();
     let perf_trace = perf_session.map(|s| s.finish(exit.reaped));
+    timing.mark("drain");
     let proc_trace = sampler.stop();
+    timing.mark("procfs stop");
     let proc_status = proc_trace
         .collectors
         .iter()
@@ -183,16 +186,23 @@ pub fn run(cfg: &RunConfig) -> i32 {
     // Symbolize once, after the target exited, from the mappings recorded
     // during the run; the analysis names functions with it, the flamegraphs
     // draw with it.
+    timing.mark("merge");
     let symbols = crate::stacks::Symbols::for_trace(
         &trace,
         &crate::stacks::symbolize::SymbolizeOptions::default(),
     );
+    timing.mark("symbolize");
     let namer = |pid: i32, stack: u32| {
         let exe = trace.processes.get(&pid).and_then(|p| p.exe.as_deref());
         symbols.user_function(trace.stacks.get(stack), pid, exe)
     };
     let analysis = crate::analyze::analyze_with(&trace, ncpus, Some(&namer));
+    timing.mark("analyze");
     let written = render::write_all(&out, &trace, &analysis, &meta, &symbols);
+    timing.mark("render");
+    perf::join_closers();
+    timing.mark("closing events");
+    timing.report();
     // After symbolization: remove the JIT maps wallprof caused.
     if !jit_set.is_empty() {
         let cwd = std::env::current_dir().unwrap_or_default();
@@ -389,5 +399,42 @@ mod tests {
             std::fs::read_to_string(foreign.join("keep.txt")).unwrap(),
             "mine"
         );
+    }
+}
+
+/// Phases of the work after the target exits, printed on stderr when
+/// `WALLPROF_TIMING` is set (for performance work; see docs/performance.md).
+struct Timing {
+    on: bool,
+    last: Ns,
+    phases: Vec<(&'static str, Ns)>,
+}
+
+impl Timing {
+    fn new() -> Self {
+        Timing {
+            on: std::env::var_os("WALLPROF_TIMING").is_some(),
+            last: collect::monotonic_ns(),
+            phases: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        if self.on {
+            let now = collect::monotonic_ns();
+            self.phases.push((phase, now - self.last));
+            self.last = now;
+        }
+    }
+
+    fn report(&self) {
+        if self.on {
+            let parts: Vec<String> = self
+                .phases
+                .iter()
+                .map(|(p, ns)| format!("{p} {:.1} ms", *ns as f64 / 1e6))
+                .collect();
+            eprintln!("wallprof: after exit: {}", parts.join(", "));
+        }
     }
 }

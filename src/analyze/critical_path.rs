@@ -71,6 +71,9 @@ pub struct Path {
     /// /proc-only fallback.
     pub looked_through: usize,
     pub shared_ns: f64,
+    /// Threads that hand a lock to each other through condvar-type futex
+    /// waits (a monitor convoy, see [`lock_convoy_threads`]).
+    pub convoy: BTreeSet<Tid>,
 }
 
 impl Path {
@@ -98,6 +101,13 @@ struct Walker<'a> {
     out: Path,
 }
 
+/// What a condvar-type futex wait inside a lock convoy is called.
+pub const CONVOY_LOCK: &str =
+    "a contended lock handed over between threads (futex park, as in a JVM monitor)";
+
+/// Minimum handed-over waits per thread for the convoy rule.
+pub const CONVOY_MIN_WAITS: usize = 10;
+
 /// Walk the critical path of the run. `parked` names threads the fallback
 /// must not share time with (idle pre-pass, see [`parked_threads`]).
 pub fn critical_path(trace: &Trace, classes: &[Classified], parked: &BTreeSet<Tid>) -> Path {
@@ -105,7 +115,10 @@ pub fn critical_path(trace: &Trace, classes: &[Classified], parked: &BTreeSet<Ti
         trace,
         classes,
         parked,
-        out: Path::default(),
+        out: Path {
+            convoy: lock_convoy_threads(trace, classes),
+            ..Path::default()
+        },
     };
     let (from, to) = (trace.launched, trace.reaped.max(trace.launched));
     w.out.wall_ns = to - from;
@@ -288,6 +301,14 @@ impl<'a> Walker<'a> {
         if e <= s {
             return;
         }
+        if self.in_convoy(t.tid, c, o) {
+            let lock = Classified {
+                kind: WaitKind::Lock,
+                dependency: Dependency::Leaf,
+                what: CONVOY_LOCK.into(),
+            };
+            return self.charge(&lock, t.tid, s, e, w);
+        }
         let can_follow = c.dependency != Dependency::Leaf && depth < MAX_DEPTH;
         if let (true, Some(waker)) = (can_follow, o.waker) {
             let known = self.trace.threads.contains_key(&waker);
@@ -307,7 +328,7 @@ impl<'a> Walker<'a> {
         let shareable = match c.dependency {
             Dependency::Child | Dependency::Pipe => no_wakeups,
             Dependency::Signal => true,
-            Dependency::Leaf | Dependency::Poll => false,
+            Dependency::Leaf | Dependency::Poll | Dependency::Unknown => false,
         };
         if can_follow && shareable {
             let mut exclude = chain.clone();
@@ -315,6 +336,15 @@ impl<'a> Walker<'a> {
             return self.share(t.tid, s, e, w, c, &exclude);
         }
         self.charge(c, t.tid, s, e, w);
+    }
+
+    /// A condvar-type futex wait of a convoy member ended by another member.
+    fn in_convoy(&self, tid: Tid, c: &Classified, o: &OffCpu) -> bool {
+        c.kind == WaitKind::Lock
+            && c.dependency == Dependency::Signal
+            && self.out.convoy.contains(&tid)
+            && o.waker
+                .is_some_and(|w| w != tid && self.out.convoy.contains(&w))
     }
 
     /// The /proc-only fallback: split [s, e) among the tree's threads that
@@ -461,7 +491,72 @@ pub fn parked_threads(trace: &Trace, classes: &[Classified]) -> BTreeSet<Tid> {
         .collect()
 }
 
+/// A dependency wait nobody in the tree ended counts as parking only when
+/// it is long: an interpreter lock's 5 ms timed waits (CPython's GIL) are
+/// turns, not a park.
+pub const PARK_MIN_NS: Ns = 20_000_000;
+
 fn parks(trace: &Trace, c: &Classified, o: &OffCpu) -> bool {
     let ended_by_tree = o.waker.is_some_and(|w| trace.threads.contains_key(&w));
-    is_parking(c) || (c.dependency == Dependency::Signal && !ended_by_tree)
+    let long = o.end - o.start >= PARK_MIN_NS;
+    is_parking(c)
+        || (matches!(c.dependency, Dependency::Signal | Dependency::Unknown)
+            && !ended_by_tree
+            && long)
+}
+
+/// Lock convoys through condvar-type futex waits (HotSpot monitors and
+/// other park-based locks look like condition variables to the kernel).
+/// In a process whose runtime is not CPython (whose GIL hand-overs are
+/// looked through, by the contract), a thread is a convoy member when at
+/// least [`CONVOY_MIN_WAITS`] of its signal-type futex waits were ended by
+/// peer threads of the same process, by at least two distinct peers that
+/// are themselves such waiters. With three or more members, every thread
+/// both queues on and hands over the same lock: their hand-overs are lock
+/// waits, not dependencies. A work queue (one producer waking workers) or a
+/// pair of threads ping-ponging does not qualify: each waiter has one waker.
+pub fn lock_convoy_threads(trace: &Trace, classes: &[Classified]) -> BTreeSet<Tid> {
+    let mut out = BTreeSet::new();
+    for p in trace.processes.values() {
+        if crate::analyze::runtime::detect(p) == crate::analyze::runtime::CPYTHON {
+            continue;
+        }
+        // waiter -> (count, wakers) for signal futex waits ended by peers.
+        let mut by: BTreeMap<Tid, (usize, BTreeSet<Tid>)> = BTreeMap::new();
+        for tid in &p.threads {
+            let Some(t) = trace.threads.get(tid) else {
+                continue;
+            };
+            for o in &t.offcpu {
+                let Some(c) = classes.get(o.cause as usize) else {
+                    continue;
+                };
+                if c.kind != WaitKind::Lock || c.dependency != Dependency::Signal {
+                    continue;
+                }
+                let Some(w) = o.waker.filter(|&w| w != t.tid) else {
+                    continue;
+                };
+                if trace.threads.get(&w).is_some_and(|wt| wt.pid == p.pid) {
+                    let e = by.entry(t.tid).or_default();
+                    e.0 += 1;
+                    e.1.insert(w);
+                }
+            }
+        }
+        let waiters: BTreeSet<Tid> = by
+            .iter()
+            .filter(|(_, (n, _))| *n >= CONVOY_MIN_WAITS)
+            .map(|(t, _)| *t)
+            .collect();
+        let members: BTreeSet<Tid> = waiters
+            .iter()
+            .filter(|t| by[*t].1.intersection(&waiters).count() >= 2)
+            .copied()
+            .collect();
+        if members.len() >= 3 {
+            out.extend(members);
+        }
+    }
+    out
 }

@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use crate::analyze::accounting::ThreadAccount;
+use crate::analyze::accounting::{thread_end, ThreadAccount};
 use crate::analyze::critical_path::{Path, PathWait};
 use crate::analyze::runtime;
+use crate::analyze::waitkind;
 use crate::analyze::waitkind::{Classified, Dependency};
 use crate::model::profile::{Finding, Recommendation, Time, Verdict};
-use crate::model::trace::{Fidelity, Pid, Tid, Trace};
+use crate::model::trace::{Fidelity, Ns, Pid, SwitchState, Tid, Trace};
 use crate::model::WaitKind;
 
 /// Runs shorter than this get `unknown`.
@@ -337,53 +338,142 @@ fn root_runtime<'a>(cx: &'a Context<'_>) -> &'a str {
         .map_or(runtime::UNKNOWN, |s| s.as_str())
 }
 
-/// CPU-bound: Amdahl over `ncpus` for the on-CPU share, unless the CPUs are
-/// already busy; plus "make it cheaper" (halving the CPU work).
+/// How many threads of the tree wanted a CPU (running or runnable, i.e.
+/// alive and not blocked), over the wall time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Demand {
+    /// Time-average number of threads that wanted a CPU.
+    pub avg: f64,
+    /// Share of the wall time during which more threads wanted a CPU than
+    /// there are CPUs.
+    pub over_share: f64,
+}
+
+/// The demand for CPUs, from the timelines: every thread's life minus the
+/// blocked parts of its off-CPU intervals. Unlike `user + system / wall`,
+/// it does not drop when other processes on the machine take the CPUs.
+pub fn demand(cx: &Context<'_>) -> Demand {
+    let trace = cx.trace;
+    let (from, to) = (trace.launched, trace.reaped.max(trace.launched));
+    let mut ev: Vec<(Ns, i64)> = Vec::new();
+    let mut push = |a: Ns, b: Ns| {
+        let (a, b) = (a.max(from), b.min(to));
+        if b > a {
+            ev.push((a, 1));
+            ev.push((b, -1));
+        }
+    };
+    for t in trace.threads.values() {
+        let end = thread_end(trace, t);
+        if t.timeline == Fidelity::None {
+            continue;
+        }
+        let mut cur = t.start;
+        for o in &t.offcpu {
+            if trace.causes.get(o.cause).state == SwitchState::Preempted {
+                continue;
+            }
+            let wake = o.wake.unwrap_or(o.end).clamp(o.start, o.end);
+            let (bs, be) = (o.start.max(t.start), wake.min(end));
+            if be <= bs {
+                continue;
+            }
+            if bs > cur {
+                push(cur, bs);
+            }
+            cur = cur.max(be);
+        }
+        if end > cur {
+            push(cur, end);
+        }
+    }
+    ev.sort_unstable();
+    let n = cx.ncpus.max(1) as i64;
+    let (mut level, mut last, mut area, mut over) = (0i64, from, 0f64, 0u64);
+    for (x, d) in ev {
+        let dt = x.saturating_sub(last);
+        area += dt as f64 * level as f64;
+        if level > n {
+            over += dt;
+        }
+        level += d;
+        last = x;
+    }
+    let wall = (to - from).max(1) as f64;
+    Demand {
+        avg: area / wall,
+        over_share: over as f64 / wall,
+    }
+}
+
+/// CPU-bound: Amdahl over `ncpus` for the CPU share of the path, unless the
+/// program already keeps the CPUs busy (demand); plus "make it cheaper"
+/// (halving the CPU work). The parallel strategy follows the runtime:
+/// processes for CPython (the GIL), worker threads for Node and the rest.
 fn cpu_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
-    let p = s.on_cpu.clamp(0.0, 1.0);
+    let p = s.cpu().clamp(0.0, 1.0);
     let n = cx.ncpus.max(1) as f64;
-    let busy = (cx.time.user_s + cx.time.system_s) / s.wall_s.max(1e-9);
+    let d = demand(cx);
     let mut out = Vec::new();
-    if n > 1.0 && busy < n - 0.5 {
+    if n > 1.0 && d.avg < n - 0.5 {
         let amdahl = 1.0 / ((1.0 - p) + p / n);
         let (strategy, how) = match root_runtime(cx) {
             runtime::CPYTHON => (
                 "process-pool",
                 "processes (the GIL lets only one thread run Python code)",
             ),
+            runtime::NODE => (
+                "thread-pool",
+                "worker threads (the event loop runs on one thread)",
+            ),
             _ => ("thread-pool", "threads"),
         };
         let why = format!(
-            "on-CPU {} of the wall time with {busy:.1} of {n:.0} CPUs busy: split across {how}, Amdahl gives at most {amdahl:.1}x",
-            pct(p)
+            "CPU {} of the wall time with {:.1} threads wanting a CPU on average for {n:.0} CPUs: split across {how}, Amdahl gives at most {amdahl:.1}x",
+            pct(p),
+            d.avg
         );
         out.push(rec(strategy, why, amdahl));
     }
     let halved = 1.0 / ((1.0 - p) + p / 2.0);
     let why = format!(
-        "on-CPU {} of the wall time: halving the CPU work would give about {halved:.1}x",
-        pct(p)
+        "CPU {} of the wall time{}: halving the CPU work would give about {halved:.1}x",
+        pct(p),
+        if d.avg >= n - 0.5 {
+            format!(", and the program already keeps {:.1} threads busy for {n:.0} CPUs", d.avg)
+        } else {
+            String::new()
+        }
     );
     out.push(rec("optimize-cpu", why, halved));
     out
 }
 
+/// Waits that overlapping cannot shorten: synchronous commits (ordered by
+/// nature; batching is their remedy) and terminal reads (one user typing).
+fn overlappable(w: &PathWait) -> bool {
+    let commit = w.kind == WaitKind::Disk && is_sync(&w.what);
+    is_io(w) && !commit && w.kind != WaitKind::Terminal
+}
+
 /// I/O waits on the path: overlap them (async / thread-pool) when there are
-/// several, batch fsyncs, or say one sequential wait cannot be split.
+/// several independent ones, batch synchronous commits, or say one
+/// sequential wait cannot be split.
 fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     let waits: Vec<&PathWait> = cx.path.waits.iter().filter(|w| is_io(w)).collect();
-    let total: f64 = waits.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
-    let longest = waits.iter().map(|w| w.ns()).fold(0.0, f64::max) / 1e9;
+    let over: Vec<&PathWait> = waits.iter().copied().filter(|w| overlappable(w)).collect();
+    let total: f64 = over.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
+    let longest = over.iter().map(|w| w.ns()).fold(0.0, f64::max) / 1e9;
     let mut out = Vec::new();
     if let Some(r) = batch_rec(cx, &waits) {
         out.push(r);
     }
-    if waits.len() >= 2 && longest < 0.9 * total {
-        let floor = s.wall_s * (s.on_cpu + s.contention) + longest;
-        let speedup = s.wall_s / floor.max(1e-9);
+    if over.len() >= 2 && longest < 0.9 * total {
+        let floor = (s.wall_s - total + longest).max(1e-3);
+        let speedup = s.wall_s / floor;
         let why = format!(
-            "{} waits totalling {total:.2} s ran one after another; overlapped, the run would take about on-CPU plus the longest wait ({floor:.2} s)",
-            waits.len()
+            "{} waits totalling {total:.2} s ran one after another; overlapped, they would take about the longest one, and the run about {floor:.2} s",
+            over.len()
         );
         let first = match root_runtime(cx) {
             runtime::CPYTHON | runtime::NODE => ["async", "thread-pool"],
@@ -391,39 +481,65 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         };
         out.push(rec(first[0], why.clone(), speedup));
         out.push(rec(first[1], why, speedup * 0.95));
-    } else if total > 0.0 {
-        let what = waits
-            .iter()
-            .max_by(|a, b| a.ns().total_cmp(&b.ns()))
-            .map_or("", |w| w.what.as_str());
-        let why = format!(
-            "one sequential wait ({longest:.2} s in {what}) that cannot be split or overlapped"
-        );
+    } else if let Some(w) = waits.iter().max_by(|a, b| a.ns().total_cmp(&b.ns())) {
+        let why = if w.kind == WaitKind::Terminal {
+            format!(
+                "the program waits for input on a terminal ({:.2} s in {}): nothing in reach would overlap or shorten a user's typing",
+                waits.iter().filter(|w| w.kind == WaitKind::Terminal).map(|w| w.ns()).sum::<f64>() / 1e9,
+                w.what
+            )
+        } else {
+            format!(
+                "one sequential wait ({:.2} s in {}) that cannot be split or overlapped",
+                w.ns() / 1e9,
+                w.what
+            )
+        };
         out.push(rec("none", why, 1.0));
     }
     out
 }
 
-/// Many fsync-like disk waits: grouping them into one commit would save all
-/// but one of them.
+/// Many synchronous commits: grouping them into a few would remove nearly
+/// all of their cost, both the waits and the kernel CPU that issues each
+/// one (the I/O stack's work per commit). What stays is the rest of the
+/// run plus one commit's wait.
 fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let syncs: Vec<&&PathWait> = waits
         .iter()
         .filter(|w| w.kind == WaitKind::Disk && is_sync(&w.what))
         .collect();
-    if syncs.len() < 8 {
+    if syncs.len() < BATCH_MIN_COMMITS {
         return None;
     }
     let wall = cx.path.wall_ns as f64 / 1e9;
     let sync_s = syncs.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
     let n = syncs.len() as f64;
-    let speedup = wall / (wall - sync_s + sync_s / n).max(1e-9);
+    // Kernel CPU of the committing threads on the path.
+    let committers: BTreeSet<Tid> = syncs.iter().map(|w| w.tid).collect();
+    let sys_s: f64 = committers
+        .iter()
+        .filter_map(|tid| {
+            let a = cx.accounts.get(tid)?;
+            let on_path = cx.path.per_thread.get(tid)?.0 / 1e9;
+            (a.on_cpu_s > 0.0).then(|| on_path * a.system_s / a.on_cpu_s)
+        })
+        .sum();
+    let rest = (wall - sync_s - sys_s).max(0.0) + sync_s / n;
+    let speedup = (wall / rest.max(1e-3)).min(BATCH_MAX_SPEEDUP);
     let why = format!(
-        "{} synchronous commits took {sync_s:.2} s; grouping them into one would save most of it",
+        "{} synchronous commits took {sync_s:.2} s of waiting and about {sys_s:.2} s of kernel CPU; grouped into one, the run would take about {rest:.2} s",
         syncs.len()
     );
     Some(rec("batch", why, speedup))
 }
+
+/// Fewer commits than this on the path: no batching advice.
+pub const BATCH_MIN_COMMITS: usize = 8;
+/// Batching estimates are capped: what stays after batching (the data
+/// transfer itself, start-up) is not measured once the per-commit costs are
+/// removed.
+pub const BATCH_MAX_SPEEDUP: f64 = 100.0;
 
 fn is_sync(what: &str) -> bool {
     what.contains("sync") || what.contains("direct-I/O")
@@ -440,7 +556,13 @@ fn lock_recs(s: &Sides) -> Vec<Recommendation> {
 /// blocking-call-in-event-loop, fsync-per-write) are added to [`DETECTORS`].
 pub type Detector = fn(&Context<'_>) -> Option<Finding>;
 
-pub const DETECTORS: &[Detector] = &[cpu_oversubscribed, lock_contention];
+pub const DETECTORS: &[Detector] = &[
+    cpu_oversubscribed,
+    lock_contention,
+    gil_contention,
+    blocking_call_in_event_loop,
+    fsync_per_write,
+];
 
 /// Run every detector.
 pub fn findings(cx: &Context<'_>) -> Vec<Finding> {
@@ -460,23 +582,30 @@ fn finding(id: &str, severity: &str, message: String, evidence: Value) -> Findin
     }
 }
 
-/// More runnable threads than CPUs on average, with a fifth or more of the
-/// runnable time spent waiting for a CPU.
+/// More threads wanted a CPU than there are CPUs for at least half the
+/// run, and a fifth or more of their runnable time was spent waiting for a
+/// CPU. The demand comes from the timelines (threads not blocked), so a
+/// machine loaded by other processes does not make a program with few
+/// threads look oversubscribed.
 pub fn cpu_oversubscribed(cx: &Context<'_>) -> Option<Finding> {
-    let wall = cx.path.wall_ns as f64 / 1e9;
     let on = cx.time.user_s + cx.time.system_s;
     let rq = cx.time.runqueue_s;
-    let runnable = (on + rq) / wall.max(1e-9);
     let n = cx.ncpus.max(1) as f64;
-    if rq < 0.05 || rq / (on + rq) < 0.2 || runnable <= n {
+    let d = demand(cx);
+    if rq < 0.05 || rq / (on + rq) < 0.2 || d.over_share < OVERSUB_SHARE || d.avg <= n + 0.5 {
         return None;
     }
     let message = format!(
-        "{runnable:.1} threads were runnable on average for {n:.0} CPUs; they waited {rq:.2} s for a CPU"
+        "{:.1} threads wanted a CPU on average for {n:.0} CPUs, more than {n:.0} during {} of the run; they waited {rq:.2} s for a CPU",
+        d.avg,
+        pct(d.over_share)
     );
-    let evidence = json!({ "avg_runnable_threads": runnable, "ncpus": cx.ncpus, "runqueue_s": rq, "on_cpu_s": on });
+    let evidence = json!({ "avg_runnable_threads": d.avg, "oversubscribed_share": d.over_share, "ncpus": cx.ncpus, "runqueue_s": rq, "on_cpu_s": on });
     Some(finding("cpu-oversubscribed", "warning", message, evidence))
 }
+
+/// cpu-oversubscribed needs more threads than CPUs for this share of the run.
+pub const OVERSUB_SHARE: f64 = 0.5;
 
 /// Mutex waits (leaf futex/kernel locks) ended by a peer thread, repeatedly.
 /// Without wakeup records, mutex waits in two or more threads count.
@@ -487,7 +616,11 @@ pub fn lock_contention(cx: &Context<'_>) -> Option<Finding> {
             let Some(c) = cx.classes.get(o.cause as usize) else {
                 continue;
             };
-            if c.kind != WaitKind::Lock || c.dependency != Dependency::Leaf {
+            let convoy = c.kind == WaitKind::Lock
+                && c.dependency == Dependency::Signal
+                && cx.path.convoy.contains(&t.tid)
+                && o.waker.is_some_and(|w| w != t.tid && cx.path.convoy.contains(&w));
+            if !convoy && (c.kind != WaitKind::Lock || c.dependency != Dependency::Leaf) {
                 continue;
             }
             let by_peer = match o.waker {
@@ -530,3 +663,166 @@ pub fn lock_contention(cx: &Context<'_>) -> Option<Finding> {
         json!({ "waits": count, "seconds": secs, "threads": threads, "critical_path_s": on_path });
     Some(finding("lock-contention", severity, message, evidence))
 }
+
+/// Turn-taking waits of an interpreter lock are shorter than this.
+pub const TURN_MAX_NS: Ns = 20_000_000;
+
+/// CPython threads taking turns on the GIL: in one CPython process, two or
+/// more threads that each ran at least 10% of their life and each waited at
+/// least 20 times in short (< 20 ms) condvar/semaphore futex waits, whose
+/// CPU together adds up to about one core (0.5 to 1.3) over their common
+/// span, on a machine with more than one CPU.
+pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
+    if cx.ncpus < 2 {
+        return None;
+    }
+    for p in cx.trace.processes.values() {
+        if cx.runtimes.get(&p.pid).map(String::as_str) != Some(runtime::CPYTHON) {
+            continue;
+        }
+        let mut busy: Vec<(Tid, f64, usize, f64, Ns, Ns)> = Vec::new();
+        for tid in &p.threads {
+            let (Some(t), Some(a)) = (cx.trace.threads.get(tid), cx.accounts.get(tid)) else {
+                continue;
+            };
+            let (mut n, mut ns) = (0usize, 0u64);
+            for o in &t.offcpu {
+                let Some(c) = cx.classes.get(o.cause as usize) else {
+                    continue;
+                };
+                let short = o.end - o.start < TURN_MAX_NS;
+                if c.kind == WaitKind::Lock && c.dependency == Dependency::Signal && short {
+                    n += 1;
+                    ns += o.blocked_ns(cx.trace.causes.get(o.cause).state);
+                }
+            }
+            if n >= 20 && a.on_cpu_s >= 0.1 * a.lifetime_s {
+                busy.push((*tid, a.on_cpu_s, n, ns as f64 / 1e9, t.start, thread_end(cx.trace, t)));
+            }
+        }
+        if busy.len() < 2 {
+            continue;
+        }
+        let span_s = (busy.iter().map(|b| b.5).max()? - busy.iter().map(|b| b.4).min()?) as f64 / 1e9;
+        let cpu_s: f64 = busy.iter().map(|b| b.1).sum();
+        let cores = cpu_s / span_s.max(1e-9);
+        if !(0.5..=1.3).contains(&cores) {
+            continue;
+        }
+        let waits: usize = busy.iter().map(|b| b.2).sum();
+        let wait_s: f64 = busy.iter().map(|b| b.3).sum();
+        let threads: Vec<Tid> = busy.iter().map(|b| b.0).collect();
+        let message = format!(
+            "{} Python threads took turns on the GIL: together they used {cores:.2} of {} CPUs ({cpu_s:.2} s of CPU in {span_s:.2} s) and waited {waits} times ({wait_s:.2} s) for the interpreter lock",
+            threads.len(),
+            cx.ncpus
+        );
+        let evidence = json!({ "pid": p.pid, "threads": threads, "cpu_s": cpu_s, "span_s": span_s, "cores_used": cores, "lock_waits": waits, "lock_wait_s": wait_s });
+        return Some(finding("gil-contention", "warning", message, evidence));
+    }
+    None
+}
+
+/// A thread that runs an epoll loop (asyncio, libuv, Java NIO) and, after
+/// its first epoll wait, spends at least max(50 ms, 10% of the wall time)
+/// blocked in other calls: sleeps, socket calls, file I/O, child waits,
+/// pipes, or an epoll wait on a different epoll instance than its loop's (a
+/// nested private loop, as in Node's execFileSync). Futex waits (locks,
+/// interpreter hand-overs), runqueue time and waits without evidence do not
+/// count.
+pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
+    let wall = cx.path.wall_ns as f64 / 1e9;
+    let mut best: Option<(Tid, f64, usize, BTreeMap<String, f64>)> = None;
+    for t in cx.trace.threads.values() {
+        let mut loop_fd: Option<Option<i32>> = None;
+        let (mut epolls, mut blocked_ns, mut calls) = (0usize, 0u64, 0usize);
+        let mut by_what: BTreeMap<String, f64> = BTreeMap::new();
+        for o in &t.offcpu {
+            let cause = cx.trace.causes.get(o.cause);
+            let Some(c) = cx.classes.get(o.cause as usize) else {
+                continue;
+            };
+            let b = o.blocked_ns(cause.state);
+            if waitkind::is_epoll(cx.trace, cause) {
+                match loop_fd {
+                    None => loop_fd = Some(cause.fd),
+                    Some(fd) if fd.is_some() && cause.fd.is_some() && fd != cause.fd => {
+                        blocked_ns += b;
+                        calls += 1;
+                        *by_what.entry(format!("{} on a second epoll instance", c.what)).or_insert(0.0) += b as f64 / 1e9;
+                        continue;
+                    }
+                    _ => {}
+                }
+                epolls += 1;
+                continue;
+            }
+            if loop_fd.is_none() || b == 0 {
+                continue;
+            }
+            let counts = !matches!(c.kind, WaitKind::Lock | WaitKind::CpuContention)
+                && c.dependency != Dependency::Unknown
+                && cause.state != SwitchState::Preempted;
+            if counts {
+                blocked_ns += b;
+                calls += 1;
+                *by_what.entry(c.what.clone()).or_insert(0.0) += b as f64 / 1e9;
+            }
+        }
+        let secs = blocked_ns as f64 / 1e9;
+        if epolls >= 2 && secs >= (0.05f64).max(0.1 * wall) && best.as_ref().is_none_or(|b| secs > b.1) {
+            best = Some((t.tid, secs, calls, by_what));
+        }
+    }
+    let (tid, secs, calls, by_what) = best?;
+    let mut top: Vec<(String, f64)> = by_what.into_iter().collect();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    top.truncate(3);
+    let names: Vec<String> = top.iter().map(|(w, s)| format!("{w} ({s:.2} s)")).collect();
+    let message = format!(
+        "thread {tid} runs an event loop (epoll) but blocked {calls} times in synchronous calls for {secs:.2} s ({} of the wall time), stalling the loop: {}",
+        pct(secs / wall.max(1e-9)),
+        names.join(", ")
+    );
+    let evidence = json!({ "tid": tid, "blocking_calls": calls, "blocked_s": secs, "share": secs / wall.max(1e-9), "top": top.iter().map(|(w, s)| json!({"what": w, "seconds": s})).collect::<Vec<_>>() });
+    Some(finding("blocking-call-in-event-loop", "warning", message, evidence))
+}
+
+/// Many short synchronous commits: at least 50 fsync/fdatasync/
+/// sync_file_range/msync or direct-I/O write waits, with a median under
+/// 20 ms, adding up to at least 20% of the wall time.
+pub fn fsync_per_write(cx: &Context<'_>) -> Option<Finding> {
+    let mut durs: Vec<u64> = Vec::new();
+    let mut threads = BTreeSet::new();
+    for t in cx.trace.threads.values() {
+        for o in &t.offcpu {
+            let Some(c) = cx.classes.get(o.cause as usize) else {
+                continue;
+            };
+            if waitkind::is_sync_commit(c) {
+                durs.push(o.blocked_ns(cx.trace.causes.get(o.cause).state));
+                threads.insert(t.tid);
+            }
+        }
+    }
+    let wall = cx.path.wall_ns as f64 / 1e9;
+    if durs.len() < FSYNC_MIN_COMMITS {
+        return None;
+    }
+    durs.sort_unstable();
+    let median_ms = durs[durs.len() / 2] as f64 / 1e6;
+    let secs = durs.iter().sum::<u64>() as f64 / 1e9;
+    if median_ms >= 20.0 || secs < 0.2 * wall {
+        return None;
+    }
+    let message = format!(
+        "{} synchronous commits (fsync/fdatasync or direct writes), {median_ms:.2} ms each (median), took {secs:.2} s, {} of the wall time: group them",
+        durs.len(),
+        pct(secs / wall.max(1e-9))
+    );
+    let evidence = json!({ "commits": durs.len(), "seconds": secs, "median_ms": median_ms, "share": secs / wall.max(1e-9), "threads": threads });
+    Some(finding("fsync-per-write", "warning", message, evidence))
+}
+
+/// fsync-per-write needs at least this many commits.
+pub const FSYNC_MIN_COMMITS: usize = 50;

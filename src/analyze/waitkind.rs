@@ -28,6 +28,10 @@ pub enum Dependency {
     Signal,
     /// A poll/select/epoll wait: an event loop waiting for whatever wakes it.
     Poll,
+    /// No evidence at all (a switch record without a kernel stack, syscall
+    /// or wchan). Looked through when a thread of the tree woke it (the
+    /// waker is then what it waited on); otherwise charged as `other`.
+    Unknown,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +55,9 @@ impl Classified {
         Classified::new(kind, Dependency::Leaf, what)
     }
 }
+
+/// What a wait with no evidence is called.
+pub const UNIDENTIFIED: &str = "an unidentified wait";
 
 /// What a preempted interval is called.
 pub const PREEMPTED: &str = "preempted (runnable, waiting for a CPU)";
@@ -78,6 +85,29 @@ pub fn classify(trace: &Trace, cause: &Cause) -> Classified {
 /// the /proc-only fallback.
 pub fn is_parking(c: &Classified) -> bool {
     c.dependency == Dependency::Poll || c.what.starts_with("accept")
+}
+
+/// True when the cause is an epoll wait (epoll_wait, epoll_pwait,
+/// epoll_pwait2), from the syscall or the kernel stack: the wait an event
+/// loop (asyncio, libuv, Java NIO) parks in.
+pub fn is_epoll(trace: &Trace, cause: &Cause) -> bool {
+    if let Some(n) = syscall(cause) {
+        if n.starts_with("epoll_") {
+            return true;
+        }
+    }
+    let frames = kstack_frames(trace, cause);
+    has(
+        &frames,
+        &["do_epoll_wait", "ep_poll", "*epoll_wait*", "*epoll_pwait*"],
+    ) || cause.wchan.as_deref().is_some_and(|w| w.contains("epoll"))
+}
+
+/// True for disk waits that are synchronous commits or synchronous
+/// per-operation writes: fsync, fdatasync, sync_file_range, msync, a
+/// direct-I/O write.
+pub fn is_sync_commit(c: &Classified) -> bool {
+    c.kind == WaitKind::Disk && (c.what.contains("sync") || c.what.contains("direct-I/O"))
 }
 
 /// Kernel frame names of the cause's stack, leaf first, normalized; unknown
@@ -315,6 +345,14 @@ fn poll(f: &[String], cause: &Cause) -> Option<Classified> {
 /// An event-loop wait: `network` when the fd evidence names a socket, else
 /// `other` (see docs/wait-kinds.md); always [`Dependency::Poll`].
 fn poll_class(call: String, cause: &Cause) -> Classified {
+    let epoll = call.starts_with("epoll");
+    if cause.timed_out && is_socket(cause.fd_kind) && !epoll {
+        // poll()/select() on a socket with a timeout is how blocking sockets
+        // with a timeout wait (CPython, curl): the timer is bookkeeping, the
+        // wait is for the peer.
+        let what = format!("{call} on {}", socket_words(cause.fd_kind));
+        return Classified::leaf(WaitKind::Network, what);
+    }
     if cause.timed_out {
         // Nothing it watched became ready: the loop slept until its next
         // timer (asyncio.sleep, setTimeout, a poll timeout).
@@ -682,6 +720,6 @@ fn last_resort(cause: &Cause) -> Classified {
             Classified::leaf(WaitKind::Disk, "uninterruptible sleep (D, likely disk)")
         }
         (_, Some(n)) => Classified::leaf(WaitKind::Other, format!("{n}()")),
-        _ => Classified::leaf(WaitKind::Other, "an unidentified wait"),
+        _ => Classified::new(WaitKind::Other, Dependency::Unknown, UNIDENTIFIED),
     }
 }

@@ -70,6 +70,7 @@ pub struct Target {
 
 pub struct PerfSession {
     stop: Arc<AtomicBool>,
+    wake_fd: i32,
     end: Arc<AtomicU64>,
     thread: Option<JoinHandle<Trace>>,
     pub statuses: Vec<CollectorStatus>,
@@ -153,8 +154,9 @@ pub const SAMPLE_STACK_BYTES: u32 = 16 * 1024;
 /// switch, so kernel stacks come from the rate-limited kernel-stack event.
 const SWITCH_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_RAW | SAMPLE_REGS_USER;
 /// A rate-limited subset of blocking switch-outs: the kernel stack, and the
-/// user IP of the syscall site it is learned for.
-const KSTACK_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_CALLCHAIN | SAMPLE_REGS_USER;
+/// user registers and stack.
+const DETAIL_SAMPLE: u64 =
+    SAMPLE_ID_ALL_FIELDS | SAMPLE_CALLCHAIN | SAMPLE_REGS_USER | SAMPLE_STACK_USER;
 const WAKING_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_RAW;
 
 fn base_builder<'a, E: perf_event::events::Event>(ev: E, pid: Pid, cpu: usize) -> Builder<'a> {
@@ -213,35 +215,23 @@ fn open_tracepoint(
     b.build()
 }
 
-/// User stacks at switch-out, for a rate-limited subset: the kernel's
-/// frequency mode gives each (thread, CPU) event a period that starts at 1
-/// and grows when the thread switches more often than this, so rare (and
-/// typically long) waits keep every stack while frequent short ones are
-/// thinned. See docs/stacks.md.
-pub const OFFCPU_STACK_HZ: u64 = 50;
-/// Bytes of user stack copied per captured switch-out.
+/// Bytes of user stack copied per detailed switch-out.
 pub const OFFCPU_STACK_BYTES: u32 = 8 * 1024;
-const SWITCH_STACK_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_REGS_USER | SAMPLE_STACK_USER;
 
-fn open_switch_stack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> {
+/// The detail of a rate-limited subset of blocking switch-outs: the kernel
+/// stack (learned for its syscall site) and the user registers and stack
+/// (unwound into the switch-out's user stack). The kernel's frequency mode
+/// gives each (thread, CPU) copy a period that starts at 1 and grows when
+/// the thread blocks more often than [`recorder::DETAIL_HZ`]; see
+/// docs/collectors.md and docs/stacks.md.
+fn open_switch_detail(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> {
     let mut b = base_builder(Tracepoint::with_id(id), pid, cpu);
-    b.sample_frequency(OFFCPU_STACK_HZ)
-        .exclude_kernel(false)
-        .sample_regs_user(recorder::SAMPLE_REGS_MASK)
-        .sample_stack_user(OFFCPU_STACK_BYTES);
-    b.attrs_mut().sample_type = SWITCH_STACK_SAMPLE;
-    let counter = b.build()?;
-    blocking_only(&counter);
-    Ok(counter)
-}
-
-fn open_switch_kstack(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> {
-    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu);
-    b.sample_frequency(recorder::KSTACK_HZ)
+    b.sample_frequency(recorder::DETAIL_HZ)
         .exclude_kernel(false)
         .exclude_callchain_user(true)
-        .sample_regs_user(1 << 8);
-    b.attrs_mut().sample_type = KSTACK_SAMPLE;
+        .sample_regs_user(recorder::SAMPLE_REGS_MASK)
+        .sample_stack_user(OFFCPU_STACK_BYTES);
+    b.attrs_mut().sample_type = DETAIL_SAMPLE;
     let counter = b.build()?;
     blocking_only(&counter);
     Ok(counter)
@@ -376,10 +366,10 @@ pub fn open(
                 for (id, st, cc) in [
                     (tp.switch_id, SWITCH_SAMPLE, true),
                     (tp.waking_id, WAKING_SAMPLE, false),
-                    (tp.switch_id, KSTACK_SAMPLE, false),
+                    (tp.switch_id, DETAIL_SAMPLE, false),
                 ] {
-                    let r = if st == KSTACK_SAMPLE {
-                        open_switch_kstack(target.pid, cpu, id)
+                    let r = if st == DETAIL_SAMPLE {
+                        open_switch_detail(target.pid, cpu, id)
                     } else {
                         open_tracepoint(target.pid, cpu, id, st, cc)
                     };
@@ -398,28 +388,7 @@ pub fn open(
                     fields = Some(tp.fields);
                     statuses.push(status("sched-switch", CollectorState::Ok));
                     statuses.push(status("sched-wakeup", CollectorState::Ok));
-                    let mut stacks = Ok(());
-                    for (i, &cpu) in cpus.iter().enumerate() {
-                        match open_switch_stack(target.pid, cpu, tp.switch_id)
-                            .and_then(|c| set_output(&c, &leaders[i]).map(|_| c))
-                        {
-                            Ok(c) => others[i].push(c),
-                            Err(e) => {
-                                stacks = Err(explain(&e));
-                                break;
-                            }
-                        }
-                    }
-                    statuses.push(status(
-                        "offcpu-stacks",
-                        match stacks {
-                            Ok(()) => CollectorState::Ok,
-                            Err(why) => {
-                                others.iter_mut().for_each(|o| o.truncate(3));
-                                CollectorState::Unavailable(why)
-                            }
-                        },
-                    ));
+                    statuses.push(status("offcpu-stacks", CollectorState::Ok));
                 }
                 Err(why) => {
                     others.iter_mut().for_each(Vec::clear);
@@ -451,10 +420,9 @@ pub fn open(
                     REGS_MASK.count_ones() as usize,
                 ),
                 1 => (EventKind::SchedWaking, WAKING_SAMPLE, 0),
-                2 => (EventKind::SwitchKstack, KSTACK_SAMPLE, 1),
                 _ => (
-                    EventKind::SwitchStack,
-                    SWITCH_STACK_SAMPLE,
+                    EventKind::SwitchDetail,
+                    DETAIL_SAMPLE,
                     recorder::SAMPLE_REGS_MASK.count_ones() as usize,
                 ),
             };
@@ -479,6 +447,9 @@ pub fn open(
     let stop = Arc::new(AtomicBool::new(false));
     let end = Arc::new(AtomicU64::new(Ns::MAX));
     let (stop2, end2) = (stop.clone(), end.clone());
+    // Wakes the drain thread out of poll() at once when the run ends.
+    // SAFETY: eventfd has no memory preconditions.
+    let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     let thread = std::thread::Builder::new()
         .name("wallprof-drain".into())
         .spawn(move || {
@@ -496,13 +467,14 @@ pub fn open(
                 kallsyms,
                 proc,
             );
-            drain(cpu_events, layout, rec, &stop2, &end2)
+            drain(cpu_events, layout, rec, &stop2, &end2, wake_fd)
         })
         .map_err(|e| format!("cannot start the drain thread: {e}"))?;
 
     Ok(PerfSession {
         stop,
         end,
+        wake_fd,
         thread: Some(thread),
         statuses,
         freq: cfg.freq,
@@ -529,7 +501,16 @@ impl PerfSession {
     pub fn finish(mut self, end: Ns) -> Trace {
         self.end.store(end, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
+        if self.wake_fd >= 0 {
+            let one: u64 = 1;
+            // SAFETY: writing 8 bytes from a u64 to our eventfd.
+            unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
+        }
         let trace = self.thread.take().map(|t| t.join());
+        if self.wake_fd >= 0 {
+            // SAFETY: our own eventfd, closed once.
+            unsafe { libc::close(self.wake_fd) };
+        }
         match trace {
             Some(Ok(t)) => t,
             _ => Trace {
@@ -558,6 +539,7 @@ fn drain(
     mut rec: Recorder,
     stop: &AtomicBool,
     end: &AtomicU64,
+    wake_fd: i32,
 ) -> Trace {
     let mut arena: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut next_arena: Vec<u8> = Vec::with_capacity(1 << 20);
@@ -571,6 +553,13 @@ fn drain(
             revents: 0,
         })
         .collect();
+    if wake_fd >= 0 {
+        pollfds.push(libc::pollfd {
+            fd: wake_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+    }
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if !stopping {
@@ -623,12 +612,57 @@ fn drain(
             break;
         }
     }
+    let timing = std::env::var_os("WALLPROF_TIMING").is_some();
+    let t0 = crate::collect::monotonic_ns();
     for c in cpus.iter_mut() {
         let _ = c.sampler.disable();
     }
+    let mut others = Vec::new();
+    for c in cpus.iter_mut() {
+        others.append(&mut c._others);
+    }
+    close_in_background(others);
     drop(cpus);
+    let t1 = crate::collect::monotonic_ns();
     let end = end.load(Ordering::SeqCst);
-    rec.finish(end)
+    let trace = rec.finish(end);
+    if timing {
+        let t2 = crate::collect::monotonic_ns();
+        eprintln!(
+            "wallprof: drain: closing events {:.1} ms, finishing the trace {:.1} ms",
+            (t1 - t0) as f64 / 1e6,
+            (t2 - t1) as f64 / 1e6
+        );
+    }
+    trace
+}
+
+static CLOSERS: std::sync::Mutex<Vec<JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Closing a tracepoint event waits for an RCU grace period in the kernel
+/// (about 10 ms each here). Closed one after another they would delay the
+/// report by tens of milliseconds; closed from parallel threads they share
+/// grace periods, and the work overlaps symbolization. [`join_closers`]
+/// waits for them before wallprof exits.
+fn close_in_background(counters: Vec<Counter>) {
+    let mut closers = CLOSERS.lock().unwrap_or_else(|p| p.into_inner());
+    for c in counters {
+        match std::thread::Builder::new()
+            .name("wallprof-close".into())
+            .spawn(move || drop(c))
+        {
+            Ok(h) => closers.push(h),
+            Err(_) => {} // the counter was dropped with the closure
+        }
+    }
+}
+
+/// Wait for the events being closed in the background.
+pub fn join_closers() {
+    let handles: Vec<_> = std::mem::take(&mut *CLOSERS.lock().unwrap_or_else(|p| p.into_inner()));
+    for h in handles {
+        let _ = h.join();
+    }
 }
 
 /// A record's timestamp without a full parse: samples carry it after the

@@ -45,10 +45,12 @@ const REG_DI: usize = 2;
 const REG_IP: usize = 3;
 const REG_R10: usize = 4;
 
-/// Kernel stacks at switch-out are sampled by a second sched_switch event in
-/// frequency mode at this rate per (thread, CPU); a switch without its own
-/// takes the one learned at the same syscall site (process, user IP).
-pub const KSTACK_HZ: u64 = 200;
+/// The detail of blocking switch-outs (kernel stack, user stack) is sampled
+/// by a second sched_switch event in frequency mode at this rate per (thread,
+/// CPU); a switch without its own kernel stack takes the one learned at the
+/// same syscall site (process, user IP), and without its own user stack
+/// borrows the latest of the same thread and cause.
+pub const DETAIL_HZ: u64 = 100;
 
 /// The user registers of one switch-out, kept until its cause is final.
 #[derive(Clone, Copy, Debug, Default)]
@@ -404,8 +406,7 @@ impl Recorder {
                 EventKind::CpuClock => self.on_cpu_sample(s),
                 EventKind::SchedSwitch => self.on_switch_out_tp(s),
                 EventKind::SchedWaking => self.on_waking(s),
-                EventKind::SwitchStack => self.on_switch_stack(s),
-                EventKind::SwitchKstack => self.on_switch_kstack(s),
+                EventKind::SwitchDetail => self.on_switch_detail(s),
             },
             Rec::Switch { out, preempt, id } => {
                 if out {
@@ -663,69 +664,60 @@ impl Recorder {
         (id, timeout)
     }
 
-    /// A kernel stack at switch-out, from the rate-limited kernel-stack
-    /// event: learned for its syscall site, and given to its switch-out
-    /// (whose cause is rebuilt when it was built from a learned stack).
-    fn on_switch_kstack(&mut self, s: &Sample<'_>) {
+    /// The detail of one blocking switch-out (the rate-limited second
+    /// sched_switch event): its kernel stack, learned for its syscall site,
+    /// and its user stack, unwound now. Both go to the switch-out they
+    /// belong to, whose record may come just before or just after this one.
+    fn on_switch_detail(&mut self, s: &Sample<'_>) {
         if s.tid == 0 {
             return;
         }
-        let Some(cc) = s.callchain else { return };
-        cc.frames_into(&mut self.scratch);
-        let k = self.trace.kstacks.intern(&self.scratch);
-        if let Some(ip) = s.user_reg(0) {
+        let ip = s.user_reg(SREG_IP);
+        let kstack = s.callchain.map(|cc| {
+            cc.frames_into(&mut self.scratch);
+            self.trace.kstacks.intern(&self.scratch)
+        });
+        if let (Some(k), Some(ip)) = (kstack, ip) {
             self.learned_kstacks.insert((s.pid, ip), k);
         }
-        let live = self.thread(s.pid, s.tid, s.time);
-        let pending = live
-            .pending
-            .filter(|p| !p.own_kstack && p.start.abs_diff(s.time) <= SAME_SWITCH_NS);
-        let Some(p) = pending else {
-            live.next_kstack = Some((s.time, k));
-            return;
-        };
-        let (cause, timeout) = self.build_cause(p.pid, s.tid, p.start, p.state, Some(k), p.regs);
-        if let Some(p) = self.live.get_mut(&s.tid).unwrap().pending.as_mut() {
-            p.cause = cause;
-            p.timeout = timeout;
-            p.own_kstack = true;
-        }
-    }
-
-    /// The user stack of a switch-out (the second sched_switch event, which
-    /// samples a rate-limited subset of switches): unwound now, attached to
-    /// the switch-out it belongs to.
-    fn on_switch_stack(&mut self, s: &Sample<'_>) {
-        if s.tid == 0 {
-            return;
-        }
-        let (Some(ip), Some(sp), Some(bp)) = (
-            s.user_reg(SREG_IP),
-            s.user_reg(SREG_SP),
-            s.user_reg(SREG_BP),
-        ) else {
-            return;
-        };
-        self.scratch.clear();
-        self.unwinder.unwind(
-            s.pid,
-            ip,
-            sp,
-            bp,
-            s.user_stack.unwrap_or(&[]),
-            &mut self.scratch,
-        );
-        if self.scratch.is_empty() {
-            return;
-        }
-        let id = self.trace.stacks.intern(&self.scratch);
-        self.trace.counts.offcpu_stacks += 1;
-        let live = self.thread(s.pid, s.tid, s.time);
-        match live.pending.as_mut() {
-            Some(p) if p.start.abs_diff(s.time) <= SAME_SWITCH_NS && p.ustack.is_none() => {
-                p.ustack = Some(id)
+        let ustack = match (ip, s.user_reg(SREG_SP), s.user_reg(SREG_BP)) {
+            (Some(ip), Some(sp), Some(bp)) => {
+                self.scratch.clear();
+                self.unwinder.unwind(
+                    s.pid,
+                    ip,
+                    sp,
+                    bp,
+                    s.user_stack.unwrap_or(&[]),
+                    &mut self.scratch,
+                );
+                (!self.scratch.is_empty()).then(|| self.trace.stacks.intern(&self.scratch))
             }
-            _ => live.next_ustack = Some((s.time, id)),
+            _ => None,
+        };
+        if ustack.is_some() {
+            self.trace.counts.offcpu_stacks += 1;
+        }
+        let live = self.thread(s.pid, s.tid, s.time);
+        let Some(p) = live
+            .pending
+            .filter(|p| p.start.abs_diff(s.time) <= SAME_SWITCH_NS)
+        else {
+            live.next_kstack = kstack.map(|k| (s.time, k));
+            live.next_ustack = ustack.map(|u| (s.time, u));
+            return;
+        };
+        if let Some(u) = ustack {
+            live.pending.as_mut().unwrap().ustack = Some(u);
+        }
+        if let (Some(k), false) = (kstack, p.own_kstack) {
+            let (cause, timeout) =
+                self.build_cause(p.pid, s.tid, p.start, p.state, Some(k), p.regs);
+            if let Some(p) = self.live.get_mut(&s.tid).unwrap().pending.as_mut() {
+                p.cause = cause;
+                p.timeout = timeout;
+                p.own_kstack = true;
+            }
         }
     }
 

@@ -55,12 +55,9 @@ pub enum EventKind {
     CpuClock,
     SchedSwitch,
     SchedWaking,
-    /// A second sched_switch event that samples user stacks of a
-    /// rate-limited subset of switch-outs.
-    SwitchStack,
-    /// A third sched_switch event that samples kernel stacks of a
-    /// rate-limited subset of switch-outs.
-    SwitchKstack,
+    /// A second sched_switch event that samples the kernel stack and the
+    /// user stack of a rate-limited subset of blocking switch-outs.
+    SwitchDetail,
 }
 
 /// The sample layout of one event.
