@@ -370,38 +370,6 @@ pub fn has_timeline(trace: &Trace) -> bool {
         .any(|t| !t.offcpu.is_empty() || t.on_cpu_ns.is_some())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_600_800), "2026-11-25T10:00:00Z");
-    }
-
-    #[test]
-    fn out_dir_rules() {
-        let base = tempfile::tempdir().unwrap();
-        let mut notes = Vec::new();
-        let d = base.path().join("out");
-        assert_eq!(prepare_out_dir(Some(&d), &mut notes), d);
-        std::fs::write(d.join("profile.json"), "{}").unwrap();
-        assert_eq!(prepare_out_dir(Some(&d), &mut notes), d);
-        assert!(base.path().join("out.old/profile.json").exists());
-        assert!(std::fs::read_dir(&d).unwrap().next().is_none());
-        let foreign = base.path().join("foreign");
-        std::fs::create_dir(&foreign).unwrap();
-        std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
-        let got = prepare_out_dir(Some(&foreign), &mut notes);
-        assert_ne!(got, foreign);
-        assert_eq!(
-            std::fs::read_to_string(foreign.join("keep.txt")).unwrap(),
-            "mine"
-        );
-    }
-}
-
 /// Phases of the work after the target exits, printed on stderr when
 /// `WALLPROF_TIMING` is set (for performance work; see docs/performance.md).
 struct Timing {
@@ -436,5 +404,37 @@ impl Timing {
                 .collect();
             eprintln!("wallprof: after exit: {}", parts.join(", "));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_600_800), "2026-11-25T10:00:00Z");
+    }
+
+    #[test]
+    fn out_dir_rules() {
+        let base = tempfile::tempdir().unwrap();
+        let mut notes = Vec::new();
+        let d = base.path().join("out");
+        assert_eq!(prepare_out_dir(Some(&d), &mut notes), d);
+        std::fs::write(d.join("profile.json"), "{}").unwrap();
+        assert_eq!(prepare_out_dir(Some(&d), &mut notes), d);
+        assert!(base.path().join("out.old/profile.json").exists());
+        assert!(std::fs::read_dir(&d).unwrap().next().is_none());
+        let foreign = base.path().join("foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
+        let got = prepare_out_dir(Some(&foreign), &mut notes);
+        assert_ne!(got, foreign);
+        assert_eq!(
+            std::fs::read_to_string(foreign.join("keep.txt")).unwrap(),
+            "mine"
+        );
     }
 }

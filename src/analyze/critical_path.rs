@@ -98,12 +98,22 @@ struct Walker<'a> {
     trace: &'a Trace,
     classes: &'a [Classified],
     parked: &'a BTreeSet<Tid>,
+    /// Per thread: what its waits without evidence most likely were (see
+    /// [`inferred_waits`]).
+    inferred: BTreeMap<Tid, Classified>,
     out: Path,
 }
 
 /// What a condvar-type futex wait inside a lock convoy is called.
 pub const CONVOY_LOCK: &str =
     "a contended lock handed over between threads (futex park, as in a JVM monitor)";
+
+/// The classification of a convoy's hand-over waits.
+static CONVOY_CLASS: std::sync::LazyLock<Classified> = std::sync::LazyLock::new(|| Classified {
+    kind: WaitKind::Lock,
+    dependency: Dependency::Leaf,
+    what: CONVOY_LOCK.into(),
+});
 
 /// Minimum handed-over waits per thread for the convoy rule.
 pub const CONVOY_MIN_WAITS: usize = 10;
@@ -115,6 +125,7 @@ pub fn critical_path(trace: &Trace, classes: &[Classified], parked: &BTreeSet<Ti
         trace,
         classes,
         parked,
+        inferred: inferred_waits(trace, classes),
         out: Path {
             convoy: lock_convoy_threads(trace, classes),
             ..Path::default()
@@ -302,12 +313,7 @@ impl<'a> Walker<'a> {
             return;
         }
         if self.in_convoy(t.tid, c, o) {
-            let lock = Classified {
-                kind: WaitKind::Lock,
-                dependency: Dependency::Leaf,
-                what: CONVOY_LOCK.into(),
-            };
-            return self.charge(&lock, t.tid, s, e, w);
+            return self.charge(&CONVOY_CLASS, t.tid, s, e, w);
         }
         let can_follow = c.dependency != Dependency::Leaf && depth < MAX_DEPTH;
         if let (true, Some(waker)) = (can_follow, o.waker) {
@@ -328,7 +334,13 @@ impl<'a> Walker<'a> {
         let shareable = match c.dependency {
             Dependency::Child | Dependency::Pipe => no_wakeups,
             Dependency::Signal => true,
-            Dependency::Leaf | Dependency::Poll | Dependency::Unknown => false,
+            Dependency::Unknown => {
+                if let Some(ic) = self.inferred.get(&t.tid).cloned() {
+                    return self.charge(&ic, t.tid, s, e, w);
+                }
+                true
+            }
+            Dependency::Leaf | Dependency::Poll => false,
         };
         if can_follow && shareable {
             let mut exclude = chain.clone();
@@ -404,7 +416,7 @@ impl<'a> Walker<'a> {
         let trace = self.trace;
         let waiter_pid = trace.threads.get(&tid).map(|t| t.pid);
         let scope = match (c.dependency, waiter_pid) {
-            (Dependency::Child, Some(pid)) => Some(descendants(trace, pid)),
+            (Dependency::Child | Dependency::Unknown, Some(pid)) => Some(descendants(trace, pid)),
             (Dependency::Signal, Some(pid)) if c.what == SIGNAL_WAIT => {
                 Some(descendants(trace, pid))
             }
@@ -436,6 +448,9 @@ impl<'a> Walker<'a> {
             return Some(Busy::Runnable);
         }
         let c = self.classes.get(o.cause as usize)?;
+        if self.in_convoy(t.tid, c, o) {
+            return Some(Busy::Waiting(&CONVOY_CLASS));
+        }
         (c.dependency == Dependency::Leaf && !is_parking(c)).then_some(Busy::Waiting(c))
     }
 }
@@ -505,6 +520,34 @@ fn parks(trace: &Trace, c: &Classified, o: &OffCpu) -> bool {
             && long)
 }
 
+/// Signal-type futex waits of `tid` ended by other threads of `members`:
+/// (count, distinct wakers).
+fn member_waits(
+    trace: &Trace,
+    classes: &[Classified],
+    tid: Tid,
+    members: &BTreeSet<Tid>,
+) -> (usize, usize) {
+    let Some(t) = trace.threads.get(&tid) else {
+        return (0, 0);
+    };
+    let mut wakers = BTreeSet::new();
+    let mut n = 0;
+    for o in &t.offcpu {
+        let signal = classes
+            .get(o.cause as usize)
+            .is_some_and(|c| c.kind == WaitKind::Lock && c.dependency == Dependency::Signal);
+        if let Some(w) = o
+            .waker
+            .filter(|w| signal && *w != tid && members.contains(w))
+        {
+            n += 1;
+            wakers.insert(w);
+        }
+    }
+    (n, wakers.len())
+}
+
 /// Lock convoys through condvar-type futex waits (HotSpot monitors and
 /// other park-based locks look like condition variables to the kernel).
 /// In a process whose runtime is not CPython (whose GIL hand-overs are
@@ -544,18 +587,92 @@ pub fn lock_convoy_threads(trace: &Trace, classes: &[Classified]) -> BTreeSet<Ti
                 }
             }
         }
-        let waiters: BTreeSet<Tid> = by
-            .iter()
-            .filter(|(_, (n, _))| *n >= CONVOY_MIN_WAITS)
-            .map(|(t, _)| *t)
-            .collect();
-        let members: BTreeSet<Tid> = waiters
-            .iter()
-            .filter(|t| by[*t].1.intersection(&waiters).count() >= 2)
-            .copied()
-            .collect();
+        // Members: waiters with enough hand-overs from at least two other
+        // members; dropping a thread can drop others, so iterate.
+        let mut members: BTreeSet<Tid> = by.keys().copied().collect();
+        loop {
+            let keep: BTreeSet<Tid> = members
+                .iter()
+                .filter(|t| {
+                    let (n, peers) = member_waits(trace, classes, **t, &members);
+                    n >= CONVOY_MIN_WAITS && peers >= 2
+                })
+                .copied()
+                .collect();
+            if keep.len() == members.len() {
+                break;
+            }
+            members = keep;
+        }
         if members.len() >= 3 {
             out.extend(members);
+        }
+    }
+    out
+}
+
+/// Identified waits of a thread must add up to this before its waits
+/// without evidence are inferred from them.
+pub const INFER_MIN_NS: f64 = 20e6;
+/// ... and one `what` must make up this share of them.
+pub const INFER_SHARE: f64 = 0.7;
+
+/// For waits without evidence (switch records whose kernel stack, syscall
+/// and wchan are all missing) that no thread of the tree ended: the same
+/// thread's identified leaf or poll waits, when they add up to at least
+/// 20 ms and one `what` makes up 70% of them, say what the thread waits on;
+/// the unidentified waits are charged as that. Failing that, the same rule
+/// over every thread with the same command name (a new process's first wait
+/// has no learned kernel stack, but its siblings' have). Otherwise the critical path
+/// shares them among the busy threads of the process and its descendants,
+/// as for a child wait.
+pub fn inferred_waits(trace: &Trace, classes: &[Classified]) -> BTreeMap<Tid, Classified> {
+    type Totals<'c> = BTreeMap<(WaitKind, &'c str), (f64, &'c Classified)>;
+    let mut per_thread: BTreeMap<Tid, (Totals<'_>, bool)> = BTreeMap::new();
+    let mut per_comm: BTreeMap<&str, Totals<'_>> = BTreeMap::new();
+    for t in trace.threads.values() {
+        let (by, unknown) = per_thread.entry(t.tid).or_default();
+        for o in &t.offcpu {
+            let Some(c) = classes.get(o.cause as usize) else {
+                continue;
+            };
+            let ns = o.blocked_ns(trace.causes.get(o.cause).state) as f64;
+            if c.dependency == Dependency::Unknown {
+                *unknown = true;
+                continue;
+            }
+            let leafy = matches!(c.dependency, Dependency::Leaf | Dependency::Poll);
+            if !leafy || c.kind == WaitKind::CpuContention || ns == 0.0 {
+                continue;
+            }
+            by.entry((c.kind, c.what.as_str())).or_insert((0.0, c)).0 += ns;
+            per_comm
+                .entry(t.comm.as_str())
+                .or_default()
+                .entry((c.kind, c.what.as_str()))
+                .or_insert((0.0, c))
+                .0 += ns;
+        }
+    }
+    let dominant = |by: &Totals<'_>| -> Option<Classified> {
+        let total: f64 = by.values().map(|v| v.0).sum();
+        let (ns, c) = by.values().max_by(|a, b| a.0.total_cmp(&b.0))?;
+        (total >= INFER_MIN_NS && *ns >= INFER_SHARE * total).then(|| {
+            let mut ic = (*c).clone();
+            ic.what = format!("{} (inferred: no kernel stack)", c.what);
+            ic
+        })
+    };
+    let mut out = BTreeMap::new();
+    for (tid, (by, unknown)) in &per_thread {
+        if !unknown {
+            continue;
+        }
+        let own = dominant(by);
+        let comm = trace.threads.get(tid).map_or("", |t| t.comm.as_str());
+        let by_comm = || per_comm.get(comm).and_then(dominant);
+        if let Some(c) = own.or_else(by_comm) {
+            out.insert(*tid, c);
         }
     }
     out

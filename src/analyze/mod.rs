@@ -56,9 +56,6 @@ pub fn analyze(trace: &Trace, ncpus: usize) -> Analysis {
 /// program's function that waits.
 pub fn analyze_with(trace: &Trace, ncpus: usize, namer: Option<verdict::Namer<'_>>) -> Analysis {
     let classes = classify_all(trace);
-    if std::env::var_os("WALLPROF_DEBUG_CAUSES").is_some() {
-        debug_dump(trace, &classes);
-    }
     let mut threads = accounting::account_threads(trace, &classes);
     let parked = critical_path::parked_threads(trace, &classes);
     let path = critical_path::critical_path(trace, &classes, &parked);
@@ -158,28 +155,4 @@ pub fn waits(path: &Path) -> Vec<profile::Wait> {
         .collect();
     out.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     out
-}
-
-/// TEMP debug: every cause with its classification and blocked time.
-fn debug_dump(trace: &Trace, classes: &[Classified]) {
-    let mut tot: BTreeMap<u32, (u64, usize, BTreeMap<Tid, usize>)> = BTreeMap::new();
-    for t in trace.threads.values() {
-        for o in &t.offcpu {
-            let e = tot.entry(o.cause).or_default();
-            e.0 += o.end - o.start;
-            e.1 += 1;
-            *e.2.entry(o.waker.unwrap_or(-1)).or_default() += 1;
-        }
-    }
-    for (id, (ns, n, wk)) in tot {
-        let c = trace.causes.get(id);
-        let k = c
-            .kstack
-            .map(|k| trace.kstack_names(k).join("<"))
-            .unwrap_or_default();
-        eprintln!(
-            "CAUSE {id} n={n} {:.3}s {:?} {:?} | {:?} nr={:?} {:?} fd={:?} {:?} op={:?} wchan={:?} to={} | {} | wakers={:?}",
-            ns as f64 / 1e9, classes[id as usize].kind, classes[id as usize].dependency, c.state, c.syscall_nr, c.syscall_name, c.fd, c.fd_kind, c.futex_op, c.wchan, c.timed_out, k.chars().take(300).collect::<String>(), wk.iter().take(6).collect::<Vec<_>>()
-        );
-    }
 }

@@ -115,9 +115,43 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", (x * 100.0).round())
 }
 
+/// The path's sides, with the kernel CPU that issues synchronous commits
+/// moved from the CPU side to the I/O side when the path holds at least
+/// [`BATCH_MIN_COMMITS`] of them: that CPU is the I/O stack's work per
+/// commit (journal, block submission), and it goes away with the commits.
+pub fn sides(cx: &Context<'_>) -> Sides {
+    let mut s = Sides::of(cx.path);
+    let syncs: Vec<&PathWait> = cx
+        .path
+        .waits
+        .iter()
+        .filter(|w| w.kind == WaitKind::Disk && is_sync(&w.what))
+        .collect();
+    if syncs.len() >= BATCH_MIN_COMMITS {
+        let moved = (commit_cpu_s(cx, &syncs) / s.wall_s.max(1e-9)).min(s.on_cpu);
+        s.on_cpu -= moved;
+        s.io += moved;
+    }
+    s
+}
+
+/// Kernel CPU of the committing threads on the path: their on-path on-CPU
+/// time times their system / on-CPU ratio.
+fn commit_cpu_s(cx: &Context<'_>, syncs: &[&PathWait]) -> f64 {
+    let committers: BTreeSet<Tid> = syncs.iter().map(|w| w.tid).collect();
+    committers
+        .iter()
+        .filter_map(|tid| {
+            let a = cx.accounts.get(tid)?;
+            let on_path = cx.path.per_thread.get(tid)?.0 / 1e9;
+            (a.on_cpu_s > 0.0).then(|| on_path * a.system_s / a.on_cpu_s)
+        })
+        .sum()
+}
+
 /// The verdict: class, confidence and reasons.
 pub fn verdict(cx: &Context<'_>) -> Verdict {
-    let s = Sides::of(cx.path);
+    let s = sides(cx);
     if s.wall_s < MIN_WALL_S {
         let ms = s.wall_s * 1e3;
         return unknown(format!(
@@ -280,17 +314,17 @@ fn cpu_reason(cx: &Context<'_>, s: &Sides) -> String {
 
 /// Recommendations, best first; never empty.
 pub fn recommendations(cx: &Context<'_>, verdict: &Verdict) -> Vec<Recommendation> {
-    let s = Sides::of(cx.path);
+    let s = sides(cx);
     let mut out = Vec::new();
     match verdict.class.as_str() {
         "cpu-bound" => out.extend(cpu_recs(cx, &s)),
         "io-bound" => out.extend(io_recs(cx, &s)),
-        "lock-bound" => out.extend(lock_recs(&s)),
+        "lock-bound" => out.extend(lock_recs(cx, &s)),
         "mixed" => {
             out.extend(io_recs(cx, &s));
             out.extend(cpu_recs(cx, &s));
             if s.lock >= 0.2 {
-                out.extend(lock_recs(&s));
+                out.extend(lock_recs(cx, &s));
             }
         }
         _ => {}
@@ -422,6 +456,10 @@ fn cpu_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
                 "process-pool",
                 "processes (the GIL lets only one thread run Python code)",
             ),
+            runtime::SHELL => (
+                "process-pool",
+                "processes (more pipeline stages or xargs -P)",
+            ),
             runtime::NODE => (
                 "thread-pool",
                 "worker threads (the event loop runs on one thread)",
@@ -440,7 +478,10 @@ fn cpu_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         "CPU {} of the wall time{}: halving the CPU work would give about {halved:.1}x",
         pct(p),
         if d.avg >= n - 0.5 {
-            format!(", and the program already keeps {:.1} threads busy for {n:.0} CPUs", d.avg)
+            format!(
+                ", and the program already keeps {:.1} threads busy for {n:.0} CPUs",
+                d.avg
+            )
         } else {
             String::new()
         }
@@ -505,8 +546,9 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
 /// one (the I/O stack's work per commit). What stays is the rest of the
 /// run plus one commit's wait.
 fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
-    let syncs: Vec<&&PathWait> = waits
+    let syncs: Vec<&PathWait> = waits
         .iter()
+        .copied()
         .filter(|w| w.kind == WaitKind::Disk && is_sync(&w.what))
         .collect();
     if syncs.len() < BATCH_MIN_COMMITS {
@@ -515,16 +557,7 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let wall = cx.path.wall_ns as f64 / 1e9;
     let sync_s = syncs.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
     let n = syncs.len() as f64;
-    // Kernel CPU of the committing threads on the path.
-    let committers: BTreeSet<Tid> = syncs.iter().map(|w| w.tid).collect();
-    let sys_s: f64 = committers
-        .iter()
-        .filter_map(|tid| {
-            let a = cx.accounts.get(tid)?;
-            let on_path = cx.path.per_thread.get(tid)?.0 / 1e9;
-            (a.on_cpu_s > 0.0).then(|| on_path * a.system_s / a.on_cpu_s)
-        })
-        .sum();
+    let sys_s = commit_cpu_s(cx, &syncs);
     let rest = (wall - sync_s - sys_s).max(0.0) + sync_s / n;
     let speedup = (wall / rest.max(1e-3)).min(BATCH_MAX_SPEEDUP);
     let why = format!(
@@ -545,10 +578,15 @@ fn is_sync(what: &str) -> bool {
     what.contains("sync") || what.contains("direct-I/O")
 }
 
-/// Lock-bound: removing the lock waits entirely is the upper bound.
-fn lock_recs(s: &Sides) -> Vec<Recommendation> {
-    let speedup = (1.0 / (1.0 - s.lock).max(0.1)).min(10.0);
-    let why = format!("{} of the wall time waited on locks held by the program's own threads; shorter or split critical sections give up to {speedup:.1}x", pct(s.lock));
+/// Lock-bound: with the critical sections shortened, the lock waits go and
+/// the threads' CPU work spreads over the CPUs: the run takes at least the
+/// rest of the path and at least the tree's CPU time over `ncpus`.
+fn lock_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
+    let cpu_s = cx.time.user_s + cx.time.system_s;
+    let n = cx.ncpus.max(1) as f64;
+    let floor = (s.wall_s * (1.0 - s.lock)).max(cpu_s / n).max(1e-3);
+    let speedup = (s.wall_s / floor).clamp(1.0, 10.0);
+    let why = format!("{} of the wall time waited on locks held by the program's own threads; with short critical sections the {cpu_s:.2} s of CPU work would spread over {n:.0} CPUs: about {speedup:.1}x", pct(s.lock));
     vec![rec("reduce-contention", why, speedup)]
 }
 
@@ -619,7 +657,8 @@ pub fn lock_contention(cx: &Context<'_>) -> Option<Finding> {
             let convoy = c.kind == WaitKind::Lock
                 && c.dependency == Dependency::Signal
                 && cx.path.convoy.contains(&t.tid)
-                && o.waker.is_some_and(|w| w != t.tid && cx.path.convoy.contains(&w));
+                && o.waker
+                    .is_some_and(|w| w != t.tid && cx.path.convoy.contains(&w));
             if !convoy && (c.kind != WaitKind::Lock || c.dependency != Dependency::Leaf) {
                 continue;
             }
@@ -697,13 +736,21 @@ pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
                 }
             }
             if n >= 20 && a.on_cpu_s >= 0.1 * a.lifetime_s {
-                busy.push((*tid, a.on_cpu_s, n, ns as f64 / 1e9, t.start, thread_end(cx.trace, t)));
+                busy.push((
+                    *tid,
+                    a.on_cpu_s,
+                    n,
+                    ns as f64 / 1e9,
+                    t.start,
+                    thread_end(cx.trace, t),
+                ));
             }
         }
         if busy.len() < 2 {
             continue;
         }
-        let span_s = (busy.iter().map(|b| b.5).max()? - busy.iter().map(|b| b.4).min()?) as f64 / 1e9;
+        let span_s =
+            (busy.iter().map(|b| b.5).max()? - busy.iter().map(|b| b.4).min()?) as f64 / 1e9;
         let cpu_s: f64 = busy.iter().map(|b| b.1).sum();
         let cores = cpu_s / span_s.max(1e-9);
         if !(0.5..=1.3).contains(&cores) {
@@ -749,7 +796,9 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
                     Some(fd) if fd.is_some() && cause.fd.is_some() && fd != cause.fd => {
                         blocked_ns += b;
                         calls += 1;
-                        *by_what.entry(format!("{} on a second epoll instance", c.what)).or_insert(0.0) += b as f64 / 1e9;
+                        *by_what
+                            .entry(format!("{} on a second epoll instance", c.what))
+                            .or_insert(0.0) += b as f64 / 1e9;
                         continue;
                     }
                     _ => {}
@@ -770,7 +819,10 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
             }
         }
         let secs = blocked_ns as f64 / 1e9;
-        if epolls >= 2 && secs >= (0.05f64).max(0.1 * wall) && best.as_ref().is_none_or(|b| secs > b.1) {
+        if epolls >= 2
+            && secs >= (0.05f64).max(0.1 * wall)
+            && best.as_ref().is_none_or(|b| secs > b.1)
+        {
             best = Some((t.tid, secs, calls, by_what));
         }
     }
@@ -785,7 +837,12 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
         names.join(", ")
     );
     let evidence = json!({ "tid": tid, "blocking_calls": calls, "blocked_s": secs, "share": secs / wall.max(1e-9), "top": top.iter().map(|(w, s)| json!({"what": w, "seconds": s})).collect::<Vec<_>>() });
-    Some(finding("blocking-call-in-event-loop", "warning", message, evidence))
+    Some(finding(
+        "blocking-call-in-event-loop",
+        "warning",
+        message,
+        evidence,
+    ))
 }
 
 /// Many short synchronous commits: at least 50 fsync/fdatasync/

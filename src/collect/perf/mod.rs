@@ -647,12 +647,13 @@ static CLOSERS: std::sync::Mutex<Vec<JoinHandle<()>>> = std::sync::Mutex::new(Ve
 fn close_in_background(counters: Vec<Counter>) {
     let mut closers = CLOSERS.lock().unwrap_or_else(|p| p.into_inner());
     for c in counters {
-        match std::thread::Builder::new()
+        // When no thread can be spawned, the counter is dropped with the
+        // closure, here.
+        if let Ok(h) = std::thread::Builder::new()
             .name("wallprof-close".into())
             .spawn(move || drop(c))
         {
-            Ok(h) => closers.push(h),
-            Err(_) => {} // the counter was dropped with the closure
+            closers.push(h);
         }
     }
 }

@@ -1,0 +1,415 @@
+//! The labelled corpus (issue 5, items 8 and 10): `wallprof run` on every
+//! workload of `workloads/labels.json`, every label checked; and the fixed
+//! variants timed bare against wallprof's `estimated_speedup`.
+//!
+//! Conventions are those of `docs/corpus.md` (replicated from
+//! `workloads/corpus/corpus.py`): the repository root is the working
+//! directory, `$BUILD` is a per-workload directory (here under this test
+//! binary's scratch dir) and `build` lines run with `sh -c`.
+//!
+//! Label checks, per workload:
+//! - `verdict.class` is one of `classes`;
+//! - `top_wait`: the wait kind with the most seconds equals it; when it is
+//!   `null` (the program's critical path is on-CPU), no wait kind other than
+//!   `cpu-contention` takes more than 25% of the wall time (runqueue delay
+//!   from other jobs on a shared machine shows up as `cpu-contention`, so it
+//!   is not held against an on-CPU label; the class check already requires
+//!   on-CPU + cpu-contention >= 70% for `cpu-bound`);
+//! - `recommendations[0].strategy` is one of `first_recommendations`;
+//! - every id of `findings` is reported, no id of `forbidden_findings` is.
+//!
+//! The machine is shared (other builds and tests): before each run the test
+//! waits (up to 30 s) until other processes use less than half a CPU, and a
+//! workload whose labels fail while other processes used more than 0.3 CPU
+//! during its run is run again (at most twice more); the table says so. The
+//! speedup test does the same for a pair whose bare timing misses the
+//! estimate while others used more than 0.3 CPU (timed once more).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+const NULL_TOP_MAX_SHARE: f64 = 0.25;
+/// Other processes' CPU during a run above which a failed run is retried.
+const BUSY_RETRY_CPU: f64 = 0.3;
+/// Speedups within this relative distance of the estimate pass.
+const SPEEDUP_TOLERANCE: f64 = 0.35;
+/// Pairs whose measured speedup is above this are reported, not checked
+/// (see docs/corpus.md, "The speedup test").
+const SPEEDUP_CHECK_MAX: f64 = 20.0;
+const MIN_CHECKED_PAIRS: usize = 6;
+
+fn labels() -> &'static serde_json::Map<String, Value> {
+    static L: OnceLock<serde_json::Map<String, Value>> = OnceLock::new();
+    L.get_or_init(|| {
+        let text = std::fs::read_to_string(repo().join("workloads/labels.json"))
+            .expect("read workloads/labels.json");
+        let v: Value = serde_json::from_str(&text).expect("labels.json is JSON");
+        v.as_object()
+            .expect("labels.json is an object")
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+}
+
+fn build_dir(name: &str) -> PathBuf {
+    scratch().join("corpus-build").join(name)
+}
+
+/// Compile a workload (C and Java) once per test binary run.
+fn build(name: &str) {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if built.iter().any(|n| n == name) {
+        return;
+    }
+    let file = repo().join("workloads/corpus").join(name).join("build");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let dir = build_dir(name);
+        std::fs::create_dir_all(&dir).expect("build dir");
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(line)
+                .env("BUILD", &dir)
+                .current_dir(repo())
+                .output()
+                .expect("run a build line");
+            assert!(
+                out.status.success(),
+                "{name}: `{line}` failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    built.push(name.to_string());
+}
+
+/// The argv of a workload's `run` (or `run_fixed`) line, `$BUILD` replaced.
+fn argv(name: &str, fixed: bool) -> Option<Vec<String>> {
+    let file = if fixed { "run_fixed" } else { "run" };
+    let text =
+        std::fs::read_to_string(repo().join("workloads/corpus").join(name).join(file)).ok()?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let b = build_dir(name);
+    let b = b.to_str().expect("utf-8 path");
+    Some(
+        line.split_whitespace()
+            .map(|a| a.replace("$BUILD", b))
+            .collect(),
+    )
+}
+
+/// Busy and total CPU time of the machine (seconds), from /proc/stat.
+fn cpu_times() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = f.iter().take(8).sum();
+    let idle = f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0);
+    ((total - idle) / 100.0, total / 100.0)
+}
+
+/// CPU seconds of this process's reaped children (utime + stime of
+/// everything it waited for, including wallprof and the target tree).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // Fields 16 and 17 of stat (cutime, cstime) are 13 and 14 after ")".
+    (f.get(13).copied().unwrap_or(0.0) + f.get(14).copied().unwrap_or(0.0)) / 100.0
+}
+
+/// Wait (up to 30 s) until the machine is quiet: other processes use less
+/// than half a CPU over half a second.
+fn wait_quiet() {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        let (b0, _) = cpu_times();
+        std::thread::sleep(Duration::from_millis(500));
+        let (b1, _) = cpu_times();
+        if (b1 - b0) / 0.5 < 0.5 {
+            return;
+        }
+    }
+}
+
+/// Runs `f` and returns its result with the CPU other processes used
+/// meanwhile, on average (CPUs).
+fn measuring_others<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let (b0, c0, t0) = (cpu_times().0, children_cpu(), Instant::now());
+    let out = f();
+    let (b1, c1) = (cpu_times().0, children_cpu());
+    let others = ((b1 - b0) - (c1 - c0)).max(0.0) / t0.elapsed().as_secs_f64().max(1e-3);
+    (out, others)
+}
+
+struct Profiled {
+    profile: Value,
+    /// CPU used by other processes during the run, on average.
+    others: f64,
+}
+
+/// Profile a workload (once per test binary run; the label test and the
+/// speedup test share the profiles).
+fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
+    static CACHE: Mutex<Option<HashMap<String, std::sync::Arc<Profiled>>>> = Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let map = cache.get_or_insert_with(HashMap::new);
+    if !fresh {
+        if let Some(p) = map.get(name) {
+            return p.clone();
+        }
+    }
+    build(name);
+    let av = argv(name, false).unwrap_or_else(|| panic!("{name}: no run file"));
+    let av: Vec<&str> = av.iter().map(String::as_str).collect();
+    let (r, others) = {
+        let _quiet = serial();
+        wait_quiet();
+        drop(_quiet);
+        measuring_others(|| wallprof_run_in(repo(), &["-q"], &av))
+    };
+    let profile = r.p().clone();
+    // The target tree's CPU does not reach this process's children counters
+    // (wallprof's launcher reaps it; measured: a CPU-bound workload showed
+    // its own CPU as "others"), so take it out from the profile.
+    let wall = f(&profile["wall_s"]).max(1e-3);
+    let tree = (f(&profile["time"]["user_s"]) + f(&profile["time"]["system_s"])) / wall;
+    let others = (others - tree).max(0.0);
+    let p = std::sync::Arc::new(Profiled { profile, others });
+    map.insert(name.to_string(), p.clone());
+    p
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every label of one workload against its profile: the failures.
+fn check(label: &Value, p: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let class = p["verdict"]["class"].as_str().unwrap_or("");
+    if !strs(&label["classes"]).iter().any(|c| c == class) {
+        errs.push(format!("class {class}"));
+    }
+    let wall = f(&p["wall_s"]).max(1e-9);
+    match label["top_wait"].as_str() {
+        Some(kind) => {
+            let top = top_wait(p).unwrap_or_default();
+            if top != kind {
+                errs.push(format!("top wait {top}"));
+            }
+        }
+        None => {
+            if let Some((k, s)) = waits(p)
+                .into_iter()
+                .filter(|(k, _)| k != "cpu-contention")
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .filter(|(_, s)| s / wall > NULL_TOP_MAX_SHARE)
+            {
+                errs.push(format!(
+                    "{k} {:.0}% of the wall (on-CPU expected)",
+                    100.0 * s / wall
+                ));
+            }
+        }
+    }
+    let first = p["recommendations"][0]["strategy"].as_str().unwrap_or("");
+    if !strs(&label["first_recommendations"])
+        .iter()
+        .any(|s| s == first)
+    {
+        errs.push(format!("first recommendation {first}"));
+    }
+    let found: Vec<String> = p["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["id"].as_str().map(String::from))
+        .collect();
+    for id in strs(&label["findings"]) {
+        if !found.contains(&id) {
+            errs.push(format!("missing {id}"));
+        }
+    }
+    for id in strs(&label["forbidden_findings"]) {
+        if found.contains(&id) {
+            errs.push(format!("forbidden {id}"));
+        }
+    }
+    errs
+}
+
+// Issue 5 is open: 27-28/33 on a quiet machine (2026-11-25), M/M required.
+// Run with `cargo test --release --test it corpus -- --ignored --nocapture`.
+#[test]
+#[ignore = "issue 5 open: the corpus is not yet M/M (see docs/corpus.md)"]
+fn corpus_labels_hold() {
+    let mut rows = Vec::new();
+    let mut ok = 0;
+    for (name, label) in labels() {
+        let mut prof = profile_of(name, false);
+        let mut errs = check(label, &prof.profile);
+        let mut note = String::new();
+        let mut retries = 0;
+        while !errs.is_empty() && prof.others > BUSY_RETRY_CPU && retries < 2 {
+            note.push_str(&format!(
+                " [retried: {:.2} CPU used by other processes]",
+                prof.others
+            ));
+            prof = profile_of(name, true);
+            errs = check(label, &prof.profile);
+            retries += 1;
+        }
+        let p = &prof.profile;
+        let rec = &p["recommendations"][0];
+        rows.push(format!(
+            "{name:26} {:5.2}s {:10} {:14} {:17} {:>6.2}x  load {:.2}  {}{note}",
+            f(&p["wall_s"]),
+            p["verdict"]["class"].as_str().unwrap_or(""),
+            top_wait(p).unwrap_or_else(|| "-".into()),
+            rec["strategy"].as_str().unwrap_or(""),
+            f(&rec["estimated_speedup"]),
+            prof.others,
+            if errs.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("FAIL: {}", errs.join("; "))
+            }
+        ));
+        if errs.is_empty() {
+            ok += 1;
+        }
+    }
+    let total = labels().len();
+    println!("workload                    wall  class      top wait       first rec          estimate  load  result");
+    for r in &rows {
+        println!("{r}");
+    }
+    println!("corpus accuracy: {ok}/{total}");
+    assert_eq!(
+        ok,
+        total,
+        "corpus accuracy {ok}/{total}:\n{}",
+        rows.join("\n")
+    );
+}
+
+/// Bare wall time of one run, seconds.
+fn timed(name: &str, fixed: bool) -> f64 {
+    let av = argv(name, fixed).expect("run line");
+    let _guard = serial();
+    let t = Instant::now();
+    let st = Command::new(&av[0])
+        .args(&av[1..])
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run workload");
+    assert!(st.success(), "{name} (fixed={fixed}) failed: {st}");
+    t.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+#[ignore = "issue 5 open: 13/17 pairs within ±35% (see docs/corpus.md)"]
+fn fixed_variants_match_estimates() {
+    let mut rows = Vec::new();
+    let (mut checked, mut passed) = (0, 0);
+    for (name, _) in labels().iter().filter(|(_, l)| l["fixed"].is_object()) {
+        let prof = profile_of(name, false);
+        let rec = &prof.profile["recommendations"][0];
+        let est = f(&rec["estimated_speedup"]);
+        build(name);
+        let mut note = String::new();
+        let measured_pair = || {
+            wait_quiet();
+            let ((ma, mb), others) = measuring_others(|| {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                for _ in 0..3 {
+                    a.push(timed(name, false));
+                    b.push(timed(name, true));
+                }
+                (median(a), median(b))
+            });
+            (ma, mb, others)
+        };
+        let (mut ma, mut mb, others) = measured_pair();
+        let off = |ma: f64, mb: f64| (est / (ma / mb.max(1e-9)) - 1.0).abs() > SPEEDUP_TOLERANCE;
+        if off(ma, mb) && others > BUSY_RETRY_CPU {
+            note = format!(" [retried: {others:.2} CPU used by other processes]");
+            (ma, mb, _) = measured_pair();
+        }
+        let measured = ma / mb.max(1e-9);
+        let rel = est / measured - 1.0;
+        let verdict = if measured > SPEEDUP_CHECK_MAX {
+            format!(
+                "skipped: measured {measured:.1}x > {SPEEDUP_CHECK_MAX}x; what remains after batching (one commit on this VM's disk, process start-up) is too small to time reproducibly (docs/corpus.md)"
+            )
+        } else {
+            checked += 1;
+            if rel.abs() <= SPEEDUP_TOLERANCE {
+                passed += 1;
+                format!("ok ({:+.0}%)", rel * 100.0)
+            } else {
+                format!(
+                    "FAIL ({:+.0}%, allowed ±{:.0}%)",
+                    rel * 100.0,
+                    SPEEDUP_TOLERANCE * 100.0
+                )
+            }
+        };
+        rows.push(format!(
+            "{name:26} {:17} est {est:>6.2}x  bare {ma:6.3}s -> {mb:6.3}s = {measured:>6.2}x  {verdict}{note}",
+            rec["strategy"].as_str().unwrap_or("")
+        ));
+    }
+    println!("workload                   first rec          estimate   bare original -> fixed (median of 3)");
+    for r in &rows {
+        println!("{r}");
+    }
+    println!("speedup estimates within ±35%: {passed}/{checked} checked pairs");
+    assert!(
+        checked >= MIN_CHECKED_PAIRS,
+        "only {checked} pairs could be checked:\n{}",
+        rows.join("\n")
+    );
+    assert_eq!(passed, checked, "estimates off:\n{}", rows.join("\n"));
+}
