@@ -286,6 +286,9 @@ pub struct Counts {
     /// Off-CPU intervals that borrowed the stack of an earlier interval of
     /// the same thread and cause.
     pub offcpu_stacks_borrowed: u64,
+    /// Off-CPU intervals whose kernel stack was learned for their syscall
+    /// site only after they were recorded.
+    pub resolved_late: u64,
 }
 
 /// Everything observed during one run.

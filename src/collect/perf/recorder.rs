@@ -52,6 +52,18 @@ const REG_R10: usize = 4;
 /// borrows the latest of the same thread and cause.
 pub const DETAIL_HZ: u64 = 100;
 
+/// An off-CPU interval whose kernel stack was not sampled and not yet
+/// learned for its syscall site when it was recorded.
+#[derive(Clone, Copy, Debug)]
+struct Unresolved {
+    tid: Tid,
+    index: usize,
+    pid: Pid,
+    regs: SwitchRegs,
+    state: SwitchState,
+    start: Ns,
+}
+
 /// The user registers of one switch-out, kept until its cause is final.
 #[derive(Clone, Copy, Debug, Default)]
 struct SwitchRegs {
@@ -332,6 +344,8 @@ pub struct Recorder {
     /// Last wakeup seen per wakee: a wakeup between two traced tasks is
     /// delivered twice (once through each task's events).
     last_wake: HashMap<Tid, Ns>,
+    /// Intervals without their own kernel stack, resolved at the end.
+    unresolved: Vec<Unresolved>,
     /// Cause ids by what they were built from (no allocation on a hit).
     cause_cache: HashMap<CauseKey, CauseId>,
     /// The timed-out variant of each cause.
@@ -391,6 +405,7 @@ impl Recorder {
             exemplars: HashMap::new(),
             learned_kstacks: HashMap::new(),
             cause_cache: HashMap::new(),
+            unresolved: Vec::new(),
             timed_out_of: HashMap::new(),
             horizon: Ns::MAX,
         }
@@ -922,7 +937,20 @@ impl Recorder {
                 }
             }
         }
+        let no_kstack = self.trace.causes.get(p.cause).kstack.is_none();
         let th = self.trace.threads.get_mut(&tid).unwrap();
+        if no_kstack && p.state != SwitchState::Preempted {
+            if let Some(regs) = p.regs {
+                self.unresolved.push(Unresolved {
+                    tid,
+                    index: th.offcpu.len(),
+                    pid: p.pid,
+                    regs,
+                    state: p.state,
+                    start: p.start,
+                });
+            }
+        }
         let wake = p.wake.map(|w| w.clamp(p.start, end.max(p.start)));
         th.offcpu.push(crate::model::trace::OffCpu {
             start: p.start,
@@ -932,6 +960,32 @@ impl Recorder {
             waker: p.waker,
             ustack: p.ustack,
         });
+    }
+
+    /// Switch-outs recorded without their own kernel stack whose syscall
+    /// site was learned only later (a new thread's frequency-mode events
+    /// start with its parent's period, so its first waits are often not
+    /// sampled): their causes are rebuilt with the learned stack.
+    fn resolve_late(&mut self) {
+        let unresolved = std::mem::take(&mut self.unresolved);
+        for u in unresolved {
+            let Some(&k) = self.learned_kstacks.get(&(u.pid, u.regs.ip)) else {
+                continue;
+            };
+            let (cause, _) =
+                self.build_cause(u.pid, u.tid, u.start, u.state, Some(k), Some(u.regs));
+            if let Some(iv) = self
+                .trace
+                .threads
+                .get_mut(&u.tid)
+                .and_then(|th| th.offcpu.get_mut(u.index))
+            {
+                if self.trace.causes.get(iv.cause).kstack.is_none() {
+                    iv.cause = cause;
+                    self.trace.counts.resolved_late += 1;
+                }
+            }
+        }
     }
 
     fn on_fork(&mut self, pid: Pid, ppid: Pid, tid: Tid, ptid: Tid, t: Ns) {
@@ -1074,6 +1128,7 @@ impl Recorder {
     /// trace.
     pub fn finish(mut self, end: Ns) -> Trace {
         let tids: Vec<Tid> = self.live.keys().copied().collect();
+        self.resolve_late();
         for tid in tids {
             let live = self.live.get_mut(&tid).unwrap();
             if live.exited {

@@ -318,6 +318,11 @@ impl Sampler {
             pt.read_bytes = Some(io.read_bytes);
             pt.write_bytes = Some(io.write_bytes);
         }
+        // cmdline reads empty while a process is in the middle of an exec:
+        // read it again until it says something.
+        if pt.argv.is_empty() {
+            pt.argv = read_cmdline(pid).unwrap_or_default();
+        }
         let p = self.procs.get_mut(&pid).expect("process known");
         if exe.is_some() && exe != p.exe {
             p.exe = exe.clone();
