@@ -1084,13 +1084,30 @@ impl Recorder {
                 continue;
             }
             let c = self.trace.causes.get(pend.cause);
-            if matches!(c.syscall_name.as_deref(), Some("wait4" | "waitid")) {
+            let waits_for_child = matches!(c.syscall_name.as_deref(), Some("wait4" | "waitid"));
+            let may_wait_for_child = c.kstack.is_none()
+                || matches!(
+                    c.syscall_name.as_deref(),
+                    Some(
+                        "rt_sigsuspend"
+                            | "pause"
+                            | "rt_sigtimedwait"
+                            | "epoll_wait"
+                            | "epoll_pwait"
+                            | "epoll_pwait2"
+                            | "poll"
+                            | "ppoll"
+                            | "read"
+                    )
+                );
+            if waits_for_child {
                 pend.wake = Some(t);
                 pend.waker = Some(tid);
-            } else if !self.tracepoints && c.state == SwitchState::Unknown {
-                // Without tracepoints the wait's syscall is not known yet:
-                // the exit is taken as the wakeup only if the parent runs
-                // again right after it (checked at its switch-in).
+            } else if may_wait_for_child {
+                // A wait for SIGCHLD (sigsuspend, an event loop's signal
+                // pipe), or one whose syscall is not known yet: the exit is
+                // taken as the wakeup only if the parent runs again right
+                // after it (checked at its switch-in).
                 pend.wake = Some(t);
                 pend.waker = Some(tid);
                 pend.inferred_wake = true;
