@@ -74,7 +74,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
     }
     let started_at = now_rfc3339();
     let (jit_set, jit_said) = collect::jit::enable(cfg.jit);
-    notes.extend(jit_said.into_iter().map(|s| format!("turned on {s}")));
+
     let held = match launch::spawn_held(&cfg.argv) {
         Ok(h) => h,
         Err(e) => return launch_failed(&e),
@@ -204,6 +204,18 @@ pub fn run(cfg: &RunConfig) -> i32 {
     timing.mark("closing events");
     timing.report();
     // After symbolization: remove the JIT maps wallprof caused.
+    // Say what was turned on only for runtimes that actually ran.
+    let ran = |rt: &str| analysis.runtimes.values().any(|r| r == rt);
+    for said in &jit_said {
+        let rt = match said.split_whitespace().next() {
+            Some("Node") => "node",
+            Some("CPython") => "cpython",
+            _ => "jvm",
+        };
+        if ran(rt) {
+            meta.notes.push(format!("turned on {said}"));
+        }
+    }
     if !jit_set.is_empty() {
         let cwd = std::env::current_dir().unwrap_or_default();
         let runtime_of = |pid: i32| analysis.runtimes.get(&pid).cloned().unwrap_or_default();
