@@ -579,50 +579,7 @@ fn preempted(f: &[String]) -> Option<Classified> {
 
 /// Syscall names by x86_64 number, for the syscalls the classifier knows.
 pub fn syscall_name(nr: i64) -> Option<&'static str> {
-    Some(match nr {
-        0 => "read",
-        1 => "write",
-        7 => "poll",
-        17 => "pread64",
-        18 => "pwrite64",
-        19 => "readv",
-        20 => "writev",
-        23 => "select",
-        24 => "sched_yield",
-        26 => "msync",
-        34 => "pause",
-        35 => "nanosleep",
-        42 => "connect",
-        43 => "accept",
-        44 => "sendto",
-        45 => "recvfrom",
-        46 => "sendmsg",
-        47 => "recvmsg",
-        56 => "clone",
-        58 => "vfork",
-        61 => "wait4",
-        73 => "flock",
-        74 => "fsync",
-        75 => "fdatasync",
-        128 => "rt_sigtimedwait",
-        130 => "rt_sigsuspend",
-        202 => "futex",
-        230 => "clock_nanosleep",
-        232 => "epoll_wait",
-        247 => "waitid",
-        270 => "pselect6",
-        271 => "ppoll",
-        277 => "sync_file_range",
-        281 => "epoll_pwait",
-        288 => "accept4",
-        299 => "recvmmsg",
-        307 => "sendmmsg",
-        426 => "io_uring_enter",
-        435 => "clone3",
-        441 => "epoll_pwait2",
-        449 => "futex_waitv",
-        _ => return None,
-    })
+    crate::model::syscalls::name(nr)
 }
 
 /// The syscall's name, from the name the source gave or the number.

@@ -2,6 +2,7 @@
 //! and the serde types of `profile.json` ([`profile`]).
 
 pub mod profile;
+pub mod syscalls;
 pub mod trace;
 
 use serde::{Deserialize, Serialize};

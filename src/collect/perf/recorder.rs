@@ -145,61 +145,6 @@ const EPOLL_WAIT: i64 = 232;
 const EPOLL_PWAIT: i64 = 281;
 const EPOLL_PWAIT2: i64 = 441;
 
-/// Syscalls whose first argument is a file descriptor, with their x86_64
-/// numbers.
-const FD_SYSCALLS: &[(&str, i64)] = &[
-    ("read", 0),
-    ("write", 1),
-    ("pread64", 17),
-    ("pwrite64", 18),
-    ("readv", 19),
-    ("writev", 20),
-    ("sendfile64", 40),
-    ("connect", 42),
-    ("accept", 43),
-    ("sendto", 44),
-    ("recvfrom", 45),
-    ("sendmsg", 46),
-    ("recvmsg", 47),
-    ("flock", 73),
-    ("fsync", 74),
-    ("fdatasync", 75),
-    ("epoll_wait", 232),
-    ("sync_file_range", 277),
-    ("epoll_pwait", 281),
-    ("accept4", 288),
-    ("preadv", 295),
-    ("pwritev", 296),
-    ("recvmmsg", 299),
-    ("sendmmsg", 307),
-    ("epoll_pwait2", 441),
-];
-
-const OTHER_SYSCALLS: &[(&str, i64)] = &[
-    ("poll", 7),
-    ("select", 23),
-    ("sched_yield", 24),
-    ("msync", 26),
-    ("pause", 34),
-    ("nanosleep", 35),
-    ("wait4", 61),
-    ("futex", 202),
-    ("clock_nanosleep", 230),
-    ("waitid", 247),
-    ("pselect6", 270),
-    ("ppoll", 271),
-    ("io_uring_enter", 426),
-    ("futex_waitv", 449),
-    ("vfork", 58),
-    ("clone", 56),
-    ("clone3", 435),
-    ("execve", 59),
-    ("exit_group", 231),
-    ("mmap", 9),
-    ("munmap", 11),
-    ("mprotect", 10),
-];
-
 /// Derive the syscall from kernel function names (leaf first): the frame
 /// called by `do_syscall_64` (through `x64_sys_call` on recent kernels).
 fn syscall_hint(names: &[&str]) -> SyscallHint {
@@ -225,23 +170,19 @@ fn syscall_hint(names: &[&str]) -> SyscallHint {
         }
     }
     let name = name.split('.').next().unwrap_or(name);
-    if let Some(&(n, nr)) = FD_SYSCALLS.iter().find(|(n, _)| *n == name) {
-        return SyscallHint {
+    match crate::model::syscalls::by_name(name) {
+        Some((nr, n)) => SyscallHint {
             name: Some(n.into()),
             nr: Some(nr),
-            fd_arg: true,
+            fd_arg: crate::model::syscalls::fd_first(nr),
+            futex: n == "futex",
+        },
+        None => SyscallHint {
+            name: Some(name.into()),
+            nr: None,
+            fd_arg: false,
             futex: false,
-        };
-    }
-    let nr = OTHER_SYSCALLS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, nr)| nr);
-    SyscallHint {
-        name: Some(name.into()),
-        nr,
-        fd_arg: false,
-        futex: name == "futex",
+        },
     }
 }
 

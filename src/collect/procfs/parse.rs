@@ -226,15 +226,7 @@ pub fn net_has_inode(table: NetTable, text: &str, inode: u64) -> bool {
 /// Whether syscall `nr`'s first argument is a file descriptor worth
 /// resolving (reads, writes, socket calls, epoll, fsync, locks, ioctl).
 pub fn fd_arg(nr: i64) -> bool {
-    matches!(
-        nr,
-        0 | 1 | 16 | 17 | 18 | 19 | 20 // read write ioctl pread64 pwrite64 readv writev
-        | 40 | 42 | 43 | 44 | 45 | 46 | 47 // sendfile connect accept sendto recvfrom sendmsg recvmsg
-        | 72 | 73 | 74 | 75 // fcntl flock fsync fdatasync
-        | 232 | 277 | 281 | 288 // epoll_wait sync_file_range epoll_pwait accept4
-        | 295 | 296 | 299 | 307 // preadv pwritev recvmmsg sendmmsg
-        | 326 | 327 | 328 | 441 // copy_file_range preadv2 pwritev2 epoll_pwait2
-    )
+    crate::model::syscalls::fd_first(nr)
 }
 
 /// x86_64 futex(2).
