@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::collect::{self, perf, procfs};
 use crate::launch::{self, ExitInfo, LaunchError};
-use crate::model::trace::{CollectorState, CollectorStatus, Ns, Trace};
+use crate::model::trace::{CollectorState, CollectorStatus, Ns};
 use crate::render;
 
 /// Everything `wallprof run` needs, independent of the CLI.
@@ -372,14 +372,6 @@ pub fn rfc3339(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// Used by tests: a trace is complete enough to analyze.
-pub fn has_timeline(trace: &Trace) -> bool {
-    trace
-        .threads
-        .values()
-        .any(|t| !t.offcpu.is_empty() || t.on_cpu_ns.is_some())
 }
 
 /// Phases of the work after the target exits, printed on stderr when
