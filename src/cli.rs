@@ -55,6 +55,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", default_value = "node", value_parser = parse_jit)]
     pub jit_maps: wallprof::collect::jit::JitMaps,
 
+    /// Which tasks the perf events watch: `auto` opens CPU-wide events where
+    /// permitted (root, CAP_PERFMON or perf_event_paranoid <= 0; the cheapest
+    /// per context switch) and keeps only the target's process tree; `task`
+    /// always follows the target's own tasks (what an unprivileged run gets).
+    #[arg(long, value_name = "SCOPE", default_value = "auto", value_parser = parse_scope)]
+    pub perf_scope: wallprof::collect::perf::Scope,
+
     /// The command to profile, and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -68,10 +75,20 @@ impl RunArgs {
         c.quiet = self.quiet;
         c.no_perf = self.no_perf;
         c.jit = self.jit_maps;
+        c.perf_scope = self.perf_scope;
         c
     }
 }
 
 fn parse_jit(s: &str) -> Result<wallprof::collect::jit::JitMaps, String> {
     wallprof::collect::jit::JitMaps::parse(s)
+}
+
+fn parse_scope(s: &str) -> Result<wallprof::collect::perf::Scope, String> {
+    use wallprof::collect::perf::Scope;
+    match s {
+        "auto" => Ok(Scope::Auto),
+        "task" => Ok(Scope::Task),
+        _ => Err(format!("{s:?} is not a scope: use auto or task")),
+    }
 }

@@ -31,6 +31,8 @@ pub struct RunConfig {
     pub proc_only_interval: Duration,
     /// Runtimes whose JIT symbol maps wallprof turns on.
     pub jit: collect::jit::JitMaps,
+    /// CPU-wide perf events where permitted, or per-task ones.
+    pub perf_scope: perf::Scope,
 }
 
 pub const DEFAULT_FREQ: u64 = 999;
@@ -47,6 +49,7 @@ impl RunConfig {
             proc_interval: Duration::from_millis(100),
             proc_only_interval: Duration::from_millis(10),
             jit: collect::jit::JitMaps::default(),
+            perf_scope: perf::Scope::Auto,
         }
     }
 }
@@ -65,8 +68,10 @@ pub struct RunMeta {
 /// Run the target under wallprof; returns the exit code wallprof should exit
 /// with (the target's, or 127/126 when it could not be started).
 pub fn run(cfg: &RunConfig) -> i32 {
+    let mut startup = Timing::new();
     let mut notes = Vec::new();
     let out = prepare_out_dir(cfg.out_dir.as_deref(), &mut notes);
+    startup.mark("out dir");
 
     if let Err(e) = launch::prepare() {
         eprintln!("wallprof: {e}");
@@ -75,10 +80,16 @@ pub fn run(cfg: &RunConfig) -> i32 {
     let started_at = now_rfc3339();
     let (jit_set, jit_said) = collect::jit::enable(cfg.jit);
 
+    startup.mark("prepare");
     let held = match launch::spawn_held(&cfg.argv) {
         Ok(h) => h,
         Err(e) => return launch_failed(&e),
     };
+    startup.mark("spawn");
+
+    // Reads the target's files for symbolization while it runs, on CPU time
+    // nothing else wants.
+    let symbol_service = crate::stacks::service::SymbolService::start(true);
 
     // Collectors attach while the child is held: nothing is missed.
     let mut statuses: Vec<CollectorStatus> = Vec::new();
@@ -93,9 +104,11 @@ pub fn run(cfg: &RunConfig) -> i32 {
             pid: held.pid,
             argv: cfg.argv.clone(),
             launched: held.launched,
+            warmer: symbol_service.as_ref().map(|s| s.warmer()),
         };
         let pcfg = perf::PerfConfig {
             freq: cfg.freq,
+            scope: cfg.perf_scope,
             ..perf::PerfConfig::default()
         };
         match perf::open(target, &pcfg, Box::new(procfs::waitset::WaitSets::new())) {
@@ -116,6 +129,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
             }
         }
     };
+    startup.mark("perf open");
     let timelines_from_proc = perf_session.as_ref().is_none_or(|s| {
         s.statuses
             .iter()
@@ -132,6 +146,8 @@ pub fn run(cfg: &RunConfig) -> i32 {
 
     // Wall time runs from the moment the target is let go: the time
     // wallprof spent attaching is its own, not the target's.
+    startup.mark("procfs start");
+    startup.report("before the target runs");
     let launched = collect::monotonic_ns();
     let running = match held.release() {
         Ok(r) => r,
@@ -150,6 +166,11 @@ pub fn run(cfg: &RunConfig) -> i32 {
     timing.mark("drain");
     let proc_trace = sampler.stop();
     timing.mark("procfs stop");
+    // After the /proc sampler stopped: the helper process it starts is
+    // wallprof's child, and the sampler would take it for an orphan of the
+    // target's tree.
+    perf::release_events();
+    timing.mark("release events");
     let proc_status = proc_trace
         .collectors
         .iter()
@@ -187,9 +208,10 @@ pub fn run(cfg: &RunConfig) -> i32 {
     // during the run; the analysis names functions with it, the flamegraphs
     // draw with it.
     timing.mark("merge");
-    let symbols = crate::stacks::Symbols::for_trace(
+    let symbols = crate::stacks::Symbols::for_trace_with(
         &trace,
         &crate::stacks::symbolize::SymbolizeOptions::default(),
+        symbol_service.as_ref(),
     );
     timing.mark("symbolize");
     let namer = |pid: i32, stack: u32| {
@@ -200,9 +222,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
     timing.mark("analyze");
     let written = render::write_all(&out, &trace, &analysis, &meta, &symbols);
     timing.mark("render");
-    perf::join_closers();
-    timing.mark("closing events");
-    timing.report();
+    timing.report("after exit");
     // After symbolization: remove the JIT maps wallprof caused.
     // Say what was turned on only for runtimes that actually ran.
     let ran = |rt: &str| analysis.runtimes.values().any(|r| r == rt);
@@ -399,14 +419,14 @@ impl Timing {
         }
     }
 
-    fn report(&self) {
+    fn report(&self, when: &str) {
         if self.on {
             let parts: Vec<String> = self
                 .phases
                 .iter()
                 .map(|(p, ns)| format!("{p} {:.1} ms", *ns as f64 / 1e6))
                 .collect();
-            eprintln!("wallprof: after exit: {}", parts.join(", "));
+            eprintln!("wallprof: {when}: {}", parts.join(", "));
         }
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod elf;
 pub mod perfmap;
+pub mod service;
 pub mod symbolize;
 pub mod unwind;
 

@@ -79,7 +79,7 @@ pub struct Symbols {
 
 /// File offsets wanted from one file, each with the `(pid, address)` pairs
 /// that map to it.
-type Wanted = BTreeMap<u64, Vec<(Pid, u64)>>;
+pub(super) type Wanted = BTreeMap<u64, Vec<(Pid, u64)>>;
 
 /// A process's address space at the end of the run: non-overlapping
 /// intervals, each pointing at the mapping that covered it last.
@@ -123,6 +123,16 @@ impl Symbols {
     /// (in the pid of the thread that took them) and kernel stacks of
     /// off-CPU causes.
     pub fn for_trace(trace: &Trace, opts: &SymbolizeOptions) -> Symbols {
+        Self::for_trace_with(trace, opts, None)
+    }
+
+    /// [`Symbols::for_trace`], on the service thread that read the files
+    /// ahead while the target ran, when there is one.
+    pub fn for_trace_with(
+        trace: &Trace,
+        opts: &SymbolizeOptions,
+        service: Option<&super::service::SymbolService>,
+    ) -> Symbols {
         let mut addrs: Vec<(Pid, u64)> = Vec::new();
         for th in trace.threads.values() {
             for &id in th.sample_stacks.keys() {
@@ -135,7 +145,7 @@ impl Symbols {
         for s in &trace.kstacks.stacks {
             addrs.extend(s.iter().map(|&a| (KERNEL_PID, a)));
         }
-        Self::resolve(trace, addrs, opts)
+        Self::resolve_with(trace, addrs, opts, service)
     }
 
     /// Name the given `(pid, address)` pairs, using the mappings and kernel
@@ -144,6 +154,15 @@ impl Symbols {
         trace: &Trace,
         addrs: impl IntoIterator<Item = (Pid, u64)>,
         opts: &SymbolizeOptions,
+    ) -> Symbols {
+        Self::resolve_with(trace, addrs, opts, None)
+    }
+
+    fn resolve_with(
+        trace: &Trace,
+        addrs: impl IntoIterator<Item = (Pid, u64)>,
+        opts: &SymbolizeOptions,
+        service: Option<&super::service::SymbolService>,
     ) -> Symbols {
         let mut unique: Vec<(Pid, u64)> = addrs
             .into_iter()
@@ -195,22 +214,42 @@ impl Symbols {
                 }
             }
         }
+        if let Some(service) = service {
+            let files: Vec<(String, Wanted)> = by_file
+                .into_iter()
+                .map(|(p, w)| (p.to_string(), w))
+                .collect();
+            let lost = files.clone();
+            match service.resolve(files, opts.debug_info) {
+                Some(s) => out.frames.extend(s.frames),
+                None => Self::symbolize_here(&mut out, lost, opts),
+            }
+            return out;
+        }
+        let files = by_file
+            .into_iter()
+            .map(|(p, w)| (p.to_string(), w))
+            .collect();
+        Self::symbolize_here(&mut out, files, opts);
+        out
+    }
+
+    fn symbolize_here(out: &mut Symbols, files: Vec<(String, Wanted)>, opts: &SymbolizeOptions) {
         let symbolizer = Symbolizer::builder()
             .enable_code_info(opts.debug_info)
             .enable_inlined_fns(opts.debug_info)
             .enable_demangling(true)
             .build();
-        for (path, offsets) in by_file {
-            out.symbolize_file(&symbolizer, path, &offsets, opts.debug_info);
+        for (path, offsets) in files {
+            out.symbolize_file(&symbolizer, &path, &offsets, opts.debug_info);
         }
-        out
     }
 
     fn insert(&mut self, pid: Pid, addr: u64, frames: Vec<Frame>) {
         self.frames.insert((pid, addr), frames.into_boxed_slice());
     }
 
-    fn symbolize_file(
+    pub(super) fn symbolize_file(
         &mut self,
         symbolizer: &Symbolizer,
         path: &str,

@@ -12,6 +12,7 @@ fn record(argv: &[&str]) -> Option<Trace> {
         pid: held.pid,
         argv: argv.clone(),
         launched: held.launched,
+        warmer: None,
     };
     let session = match open(
         target,

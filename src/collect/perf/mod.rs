@@ -42,6 +42,20 @@ use self::records::{
 };
 use crate::model::trace::{CollectorState, CollectorStatus, Ns, Pid, Trace};
 
+/// Which tasks the sampling and scheduler events watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// CPU-wide where permitted, else per task.
+    #[default]
+    Auto,
+    /// CPU-wide events (every task on each CPU; the recorder keeps the
+    /// target's tree). Needs CAP_PERFMON, root or `perf_event_paranoid` <= 0.
+    Cpu,
+    /// Events on the target's tasks, inherited by every thread and process it
+    /// starts.
+    Task,
+}
+
 /// What to record.
 #[derive(Clone, Debug)]
 pub struct PerfConfig {
@@ -50,6 +64,7 @@ pub struct PerfConfig {
     /// Ring buffer size per CPU, bytes (a power of two; halved until the
     /// kernel accepts it).
     pub buffer_bytes: usize,
+    pub scope: Scope,
 }
 
 impl Default for PerfConfig {
@@ -57,6 +72,7 @@ impl Default for PerfConfig {
         PerfConfig {
             freq: 999,
             buffer_bytes: 8 << 20,
+            scope: Scope::Auto,
         }
     }
 }
@@ -66,6 +82,8 @@ pub struct Target {
     pub pid: Pid,
     pub argv: Vec<String>,
     pub launched: Ns,
+    /// Receives the executable files the target maps, to read them ahead.
+    pub warmer: Option<crate::stacks::service::Warmer>,
 }
 
 pub struct PerfSession {
@@ -78,6 +96,9 @@ pub struct PerfSession {
     pub freq: u64,
     pub kernel_samples: bool,
     pub tracefs_mounted_by_us: bool,
+    /// The scope the events were opened with ([`Scope::Cpu`] or
+    /// [`Scope::Task`]).
+    pub scope: Scope,
 }
 
 fn status(name: &str, state: CollectorState) -> CollectorStatus {
@@ -159,13 +180,24 @@ const DETAIL_SAMPLE: u64 =
     SAMPLE_ID_ALL_FIELDS | SAMPLE_CALLCHAIN | SAMPLE_REGS_USER | SAMPLE_STACK_USER;
 const WAKING_SAMPLE: u64 = SAMPLE_ID_ALL_FIELDS | SAMPLE_RAW;
 
-fn base_builder<'a, E: perf_event::events::Event>(ev: E, pid: Pid, cpu: usize) -> Builder<'a> {
+fn base_builder<'a, E: perf_event::events::Event>(
+    ev: E,
+    pid: Pid,
+    cpu: usize,
+    scope: Scope,
+) -> Builder<'a> {
     let mut b = Builder::new(ev);
-    b.observe_pid(pid)
-        .one_cpu(cpu)
-        .inherit(true)
-        .enable_on_exec(true)
-        .enabled(false)
+    if scope == Scope::Cpu {
+        // Every task on the CPU, from now on: records before the target's
+        // exec and of other tasks are dropped by the recorder.
+        b.any_pid().enabled(true);
+    } else {
+        b.observe_pid(pid)
+            .inherit(true)
+            .enable_on_exec(true)
+            .enabled(false);
+    }
+    b.one_cpu(cpu)
         .sample_id_all(true)
         .clockid(Clock::MONOTONIC)
         .exclude_hv(true);
@@ -176,10 +208,11 @@ fn open_cpu_clock(
     pid: Pid,
     cpu: usize,
     cfg: &PerfConfig,
+    scope: Scope,
     kernel: bool,
     bytes: usize,
 ) -> std::io::Result<Sampler> {
-    let mut b = base_builder(Software::CPU_CLOCK, pid, cpu);
+    let mut b = base_builder(Software::CPU_CLOCK, pid, cpu, scope);
     b.sample_frequency(cfg.freq)
         .exclude_kernel(!kernel)
         .comm(true)
@@ -187,11 +220,17 @@ fn open_cpu_clock(
         .task(true)
         .mmap(true)
         .mmap2(true)
-        .context_switch(true)
         .exclude_callchain_user(true)
         .sample_regs_user(recorder::SAMPLE_REGS_MASK)
         .sample_stack_user(SAMPLE_STACK_BYTES)
         .wakeup_watermark(bytes / 8);
+    if scope == Scope::Cpu {
+        // Switches come from the CPU-wide sched_switch tracepoint (both the
+        // task switched out and the one switched in); idle is not sampled.
+        b.exclude_idle(true);
+    } else {
+        b.context_switch(true);
+    }
     b.attrs_mut().sample_type = CPU_CLOCK_SAMPLE;
     let counter = b.build()?;
     counter.sampled(bytes)
@@ -200,15 +239,16 @@ fn open_cpu_clock(
 fn open_tracepoint(
     pid: Pid,
     cpu: usize,
+    scope: Scope,
     id: u64,
     sample_type: u64,
-    callchain: bool,
+    regs: bool,
 ) -> std::io::Result<Counter> {
-    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu);
+    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu, scope);
     b.sample_period(1)
         .exclude_kernel(false)
         .exclude_callchain_user(true);
-    if callchain {
+    if regs {
         b.sample_regs_user(REGS_MASK);
     }
     b.attrs_mut().sample_type = sample_type;
@@ -225,7 +265,10 @@ pub const OFFCPU_STACK_BYTES: u32 = 8 * 1024;
 /// the thread blocks more often than [`recorder::DETAIL_HZ`]; see
 /// docs/collectors.md and docs/stacks.md.
 fn open_switch_detail(pid: Pid, cpu: usize, id: u64) -> std::io::Result<Counter> {
-    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu);
+    // Always on the target's tasks, inherited: the kernel's frequency mode
+    // then adapts the period per thread, so one busy task elsewhere cannot
+    // use up the samples.
+    let mut b = base_builder(Tracepoint::with_id(id), pid, cpu, Scope::Task);
     b.sample_frequency(recorder::DETAIL_HZ)
         .exclude_kernel(false)
         .exclude_callchain_user(true)
@@ -289,6 +332,7 @@ fn find_tracepoints() -> Result<Tracepoints, String> {
         waking_id: wk.id,
         fields: RawFields {
             switch_prev_pid: need(&sw, "prev_pid")?,
+            switch_next_pid: sw.field("next_pid"),
             switch_prev_state: need(&sw, "prev_state")?,
             waking_pid: need(&wk, "pid")?,
             common_flags: need(&sw, "common_flags")?,
@@ -297,31 +341,42 @@ fn find_tracepoints() -> Result<Tracepoints, String> {
     })
 }
 
-/// Open every event on the held target and start the drain thread.
-/// `proc` reads /proc (fd kinds, argv) on the drain thread.
-pub fn open(
-    target: Target,
-    cfg: &PerfConfig,
-    proc: Box<dyn ProcAccess>,
-) -> Result<PerfSession, String> {
-    let cpus = online_cpus();
-    let mut statuses = Vec::new();
+/// The events of one scope, opened.
+struct Opened {
+    leaders: Vec<Sampler>,
+    others: Vec<Vec<Counter>>,
+    statuses: Vec<CollectorStatus>,
+    kernel: bool,
+    fields: Option<RawFields>,
+}
 
-    // cpu-clock: with kernel samples, then user-only; the buffer is halved
-    // until the locked-memory limit accepts it.
+/// Open the per-CPU cpu-clock events (with kernel samples, then user-only;
+/// the buffer is halved until the locked-memory limit accepts it) and the
+/// tracepoints. At [`Scope::Cpu`] every event must open (`Err` otherwise, so
+/// the caller can fall back to [`Scope::Task`]); at [`Scope::Task`] the
+/// tracepoints are dropped with a status when they cannot be opened.
+fn open_scope(
+    pid: Pid,
+    cfg: &PerfConfig,
+    cpus: &[usize],
+    scope: Scope,
+    tp: Option<&Tracepoints>,
+) -> Result<Opened, String> {
+    let mut statuses = Vec::new();
     let mut kernel = true;
     let mut bytes = cfg.buffer_bytes.next_power_of_two();
     let mut leaders: Vec<Sampler> = Vec::new();
-    let mut last_err = None;
     'attempt: loop {
         leaders.clear();
-        for &cpu in &cpus {
-            match open_cpu_clock(target.pid, cpu, cfg, kernel, bytes) {
+        for &cpu in cpus {
+            match open_cpu_clock(pid, cpu, cfg, scope, kernel, bytes) {
                 Ok(s) => leaders.push(s),
                 Err(e) => {
                     let code = e.raw_os_error();
-                    last_err = Some(e);
-                    if kernel && matches!(code, Some(libc::EACCES) | Some(libc::EPERM)) {
+                    if kernel
+                        && scope == Scope::Task
+                        && matches!(code, Some(libc::EACCES) | Some(libc::EPERM))
+                    {
                         kernel = false;
                         continue 'attempt;
                     }
@@ -329,13 +384,12 @@ pub fn open(
                         bytes /= 2;
                         continue 'attempt;
                     }
-                    return Err(explain(last_err.as_ref().unwrap()));
+                    return Err(explain(&e));
                 }
             }
         }
         break;
     }
-    drop(last_err);
     statuses.push(status(
         "perf-sampling",
         if kernel {
@@ -347,31 +401,21 @@ pub fn open(
     statuses.push(status("context-switch", CollectorState::Ok));
 
     // Tracepoints: switch-out state and kernel stacks; wakeups.
-    let mut layout = Layout::default();
-    let mut fields = None;
     let mut others: Vec<Vec<Counter>> = (0..cpus.len()).map(|_| Vec::new()).collect();
-    let mut mounted_by_us = false;
-    match find_tracepoints() {
-        Err(why) => {
-            statuses.push(status(
-                "sched-switch",
-                CollectorState::Unavailable(why.clone()),
-            ));
-            statuses.push(status("sched-wakeup", CollectorState::Unavailable(why)));
-        }
-        Ok(tp) => {
-            mounted_by_us = tp.mounted_by_us;
+    let mut fields = None;
+    let opened = match tp {
+        None => Err(String::new()),
+        Some(tp) => {
             let mut opened = Ok(());
             'cpus: for (i, &cpu) in cpus.iter().enumerate() {
-                for (id, st, cc) in [
-                    (tp.switch_id, SWITCH_SAMPLE, true),
-                    (tp.waking_id, WAKING_SAMPLE, false),
-                    (tp.switch_id, DETAIL_SAMPLE, false),
+                for (id, st) in [
+                    (tp.switch_id, SWITCH_SAMPLE),
+                    (tp.waking_id, WAKING_SAMPLE),
+                    (tp.switch_id, DETAIL_SAMPLE),
                 ] {
-                    let r = if st == DETAIL_SAMPLE {
-                        open_switch_detail(target.pid, cpu, id)
-                    } else {
-                        open_tracepoint(target.pid, cpu, id, st, cc)
+                    let r = match st {
+                        DETAIL_SAMPLE => open_switch_detail(pid, cpu, id),
+                        _ => open_tracepoint(pid, cpu, scope, id, st, st == SWITCH_SAMPLE),
                     };
                     let r = r.and_then(|c| set_output(&c, &leaders[i]).map(|_| c));
                     match r {
@@ -383,33 +427,117 @@ pub fn open(
                     }
                 }
             }
-            match opened {
-                Ok(()) => {
-                    fields = Some(tp.fields);
-                    statuses.push(status("sched-switch", CollectorState::Ok));
-                    statuses.push(status("sched-wakeup", CollectorState::Ok));
-                    statuses.push(status("offcpu-stacks", CollectorState::Ok));
-                }
-                Err(why) => {
-                    others.iter_mut().for_each(Vec::clear);
-                    statuses.push(status(
-                        "sched-switch",
-                        CollectorState::Unavailable(why.clone()),
-                    ));
-                    statuses.push(status("sched-wakeup", CollectorState::Unavailable(why)));
-                }
+            opened.map(|_| tp.fields)
+        }
+    };
+    match opened {
+        Ok(f) => {
+            fields = Some(f);
+            statuses.push(status("sched-switch", CollectorState::Ok));
+            statuses.push(status("sched-wakeup", CollectorState::Ok));
+            statuses.push(status("offcpu-stacks", CollectorState::Ok));
+        }
+        Err(why) if scope == Scope::Cpu => {
+            return Err(if why.is_empty() {
+                "no tracepoints".into()
+            } else {
+                why
+            })
+        }
+        Err(why) => {
+            others.iter_mut().for_each(Vec::clear);
+            if !why.is_empty() {
+                statuses.push(status(
+                    "sched-switch",
+                    CollectorState::Unavailable(why.clone()),
+                ));
+                statuses.push(status("sched-wakeup", CollectorState::Unavailable(why)));
             }
         }
+    }
+    Ok(Opened {
+        leaders,
+        others,
+        statuses,
+        kernel,
+        fields,
+    })
+}
+
+/// Open every event on the held target and start the drain thread.
+/// `proc` reads /proc (fd kinds, argv) on the drain thread.
+///
+/// CPU-wide events are preferred where permitted: a per-task cpu-clock event
+/// re-arms its timer at every context switch of the target (in a VM, a
+/// timer reprogramming each time), which costs a blocking-heavy program tens
+/// of percent; a CPU-wide one runs without interruption. See
+/// docs/collectors.md and docs/performance.md.
+pub fn open(
+    target: Target,
+    cfg: &PerfConfig,
+    proc: Box<dyn ProcAccess>,
+) -> Result<PerfSession, String> {
+    let cpus = online_cpus();
+    let tp = find_tracepoints();
+    let mounted_by_us = tp.as_ref().is_ok_and(|t| t.mounted_by_us);
+    let mut opened = None;
+    let mut cpu_wide_refused = None;
+    if cfg.scope != Scope::Task {
+        match &tp {
+            Ok(t) if t.fields.switch_next_pid.is_some() => {
+                match open_scope(target.pid, cfg, &cpus, Scope::Cpu, Some(t)) {
+                    Ok(o) => opened = Some((o, Scope::Cpu)),
+                    Err(e) => cpu_wide_refused = Some(e),
+                }
+            }
+            Ok(_) => cpu_wide_refused = Some("sched_switch has no next_pid field".into()),
+            Err(e) => cpu_wide_refused = Some(e.clone()),
+        }
+    }
+    let (opened, scope) = match opened {
+        Some(o) => o,
+        None => {
+            let t = tp.as_ref().ok();
+            let mut o = open_scope(target.pid, cfg, &cpus, Scope::Task, t)?;
+            if let Err(why) = &tp {
+                o.statuses.push(status(
+                    "sched-switch",
+                    CollectorState::Unavailable(why.clone()),
+                ));
+                o.statuses.push(status(
+                    "sched-wakeup",
+                    CollectorState::Unavailable(why.clone()),
+                ));
+            }
+            (o, Scope::Task)
+        }
+    };
+    let Opened {
+        mut leaders,
+        mut others,
+        mut statuses,
+        kernel,
+        fields,
+    } = opened;
+    match (scope, cpu_wide_refused) {
+        (Scope::Cpu, _) => statuses.push(status("cpu-wide", CollectorState::Ok)),
+        (_, Some(why)) => statuses.push(status(
+            "cpu-wide",
+            CollectorState::Unavailable(format!(
+                "{why}; events follow the target's tasks instead, which costs more per context switch"
+            )),
+        )),
+        _ => {}
     }
 
     // Event ids: inherited copies report their parent's id, so one id per
     // CPU and event is enough.
+    let mut layout = Layout::default();
     for (i, leader) in leaders.iter_mut().enumerate() {
-        let st = CPU_CLOCK_SAMPLE;
         layout.events.push(EventLayout {
             id: leader.id(),
             kind: EventKind::CpuClock,
-            sample_type: st,
+            sample_type: CPU_CLOCK_SAMPLE,
             nr_user_regs: recorder::SAMPLE_REGS_MASK.count_ones() as usize,
         });
         for (j, c) in others[i].iter_mut().enumerate() {
@@ -434,7 +562,6 @@ pub fn open(
             });
         }
     }
-
     let cpu_events: Vec<CpuEvents> = leaders
         .into_iter()
         .zip(others)
@@ -459,7 +586,7 @@ pub fn open(
             } else {
                 Vec::new()
             };
-            let rec = Recorder::new(
+            let mut rec = Recorder::new(
                 target.pid,
                 target.argv,
                 target.launched,
@@ -467,6 +594,8 @@ pub fn open(
                 kallsyms,
                 proc,
             );
+            rec.cpu_wide = scope == Scope::Cpu;
+            rec.warmer = target.warmer;
             drain(cpu_events, layout, rec, &stop2, &end2, wake_fd)
         })
         .map_err(|e| format!("cannot start the drain thread: {e}"))?;
@@ -480,6 +609,7 @@ pub fn open(
         freq: cfg.freq,
         kernel_samples: kernel,
         tracefs_mounted_by_us: mounted_by_us,
+        scope,
     })
 }
 
@@ -637,32 +767,63 @@ fn drain(
     trace
 }
 
-static CLOSERS: std::sync::Mutex<Vec<JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+static TO_CLOSE: std::sync::Mutex<Vec<Counter>> = std::sync::Mutex::new(Vec::new());
 
-/// Closing a tracepoint event waits for an RCU grace period in the kernel
-/// (about 10 ms each here). Closed one after another they would delay the
-/// report by tens of milliseconds; closed from parallel threads they share
-/// grace periods, and the work overlaps symbolization. [`join_closers`]
-/// waits for them before wallprof exits.
+/// Closing a tracepoint event waits for RCU grace periods in the kernel
+/// (tens of milliseconds in all). The events are kept open here until
+/// [`release_events`].
 fn close_in_background(counters: Vec<Counter>) {
-    let mut closers = CLOSERS.lock().unwrap_or_else(|p| p.into_inner());
-    for c in counters {
-        // When no thread can be spawned, the counter is dropped with the
-        // closure, here.
-        if let Ok(h) = std::thread::Builder::new()
-            .name("wallprof-close".into())
-            .spawn(move || drop(c))
-        {
-            closers.push(h);
-        }
-    }
+    TO_CLOSE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(counters);
 }
 
-/// Wait for the events being closed in the background.
-pub fn join_closers() {
-    let handles: Vec<_> = std::mem::take(&mut *CLOSERS.lock().unwrap_or_else(|p| p.into_inner()));
-    for h in handles {
-        let _ = h.join();
+/// Hand the last references to the recorded events to a small child process
+/// that lives until wallprof exits, then exits itself: the kernel's slow
+/// release of the events (RCU grace periods) happens after wallprof has
+/// returned to its caller, not before. When the child cannot be forked the
+/// events are closed here.
+pub fn release_events() {
+    let counters = std::mem::take(&mut *TO_CLOSE.lock().unwrap_or_else(|p| p.into_inner()));
+    if counters.is_empty() {
+        return;
+    }
+    let mut fds = [-1i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return drop(counters);
+    }
+    let [rd, wr] = fds;
+    // SAFETY: the child only calls async-signal-safe functions (close, read,
+    // _exit) before it exits.
+    match unsafe { libc::fork() } {
+        0 => unsafe {
+            // The child: hold the inherited event fds, keep nothing else
+            // open (a reader of wallprof's stdout must not wait for it), and
+            // exit when wallprof's end closes the pipe.
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            libc::close(wr);
+            let mut b = 0u8;
+            while libc::read(rd, (&mut b as *mut u8).cast(), 1) < 0 {}
+            libc::_exit(0);
+        },
+        -1 => {
+            // SAFETY: our own pipe fds, closed once.
+            unsafe {
+                libc::close(rd);
+                libc::close(wr);
+            }
+            drop(counters);
+        }
+        _ => {
+            // SAFETY: our own read end, closed once; the write end stays
+            // open until wallprof exits.
+            unsafe { libc::close(rd) };
+            drop(counters);
+        }
     }
 }
 

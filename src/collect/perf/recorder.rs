@@ -30,6 +30,8 @@ use crate::model::trace::{
 #[derive(Clone, Copy, Debug)]
 pub struct RawFields {
     pub switch_prev_pid: Field,
+    /// Needed for CPU-wide events, where switch-ins come from sched_switch.
+    pub switch_next_pid: Option<Field>,
     pub switch_prev_state: Field,
     pub waking_pid: Field,
     pub common_flags: Field,
@@ -299,6 +301,15 @@ pub struct Recorder {
     last_wait_set: HashMap<(Tid, i64), FdKind>,
     /// Records after this time are not processed (the root was reaped).
     pub horizon: Ns,
+    /// The events are CPU-wide: records of every task arrive, and only the
+    /// target's tree is kept (from the root's exec on); switch-ins come from
+    /// sched_switch's `next_pid`, not from context-switch records.
+    pub cpu_wide: bool,
+    /// CPU-wide: the root has exec'd, records count from here.
+    armed: bool,
+    /// Where to send each newly mapped executable file, to be read ahead
+    /// for symbolization.
+    pub warmer: Option<crate::stacks::service::Warmer>,
 }
 
 impl Recorder {
@@ -349,6 +360,9 @@ impl Recorder {
             unresolved: Vec::new(),
             timed_out_of: HashMap::new(),
             horizon: Ns::MAX,
+            cpu_wide: false,
+            armed: false,
+            warmer: None,
         }
     }
 
@@ -357,9 +371,18 @@ impl Recorder {
         if rec.time().is_some_and(|t| t > self.horizon) {
             return;
         }
+        if self.cpu_wide && !self.admit(rec) {
+            return;
+        }
         match *rec {
             Rec::Sample(ref s) => match s.kind {
                 EventKind::CpuClock => self.on_cpu_sample(s),
+                EventKind::SchedSwitch if self.cpu_wide => {
+                    if self.ours(s.pid) {
+                        self.on_switch_out_tp(s);
+                    }
+                    self.switch_in_of_next(s);
+                }
                 EventKind::SchedSwitch => self.on_switch_out_tp(s),
                 EventKind::SchedWaking => self.on_waking(s),
                 EventKind::SwitchDetail => self.on_switch_detail(s),
@@ -402,6 +425,9 @@ impl Recorder {
                         pgoff,
                         path: path.into(),
                     };
+                    if let Some(w) = &self.warmer {
+                        w.warm(path, pgoff);
+                    }
                     self.unwinder.add_mapping(pid, &m);
                     if let Some(p) = self.trace.processes.get_mut(&pid) {
                         if p.mappings.len() < 16_384 {
@@ -413,6 +439,57 @@ impl Recorder {
             Rec::Lost { lost, .. } => self.trace.counts.lost += lost,
             Rec::Other { .. } => {}
         }
+    }
+
+    /// A process of the target's tree (always true for per-task events).
+    fn ours(&self, pid: Pid) -> bool {
+        !self.cpu_wide || self.trace.processes.contains_key(&pid)
+    }
+
+    /// CPU-wide events: whether a record concerns the target's tree. Nothing
+    /// counts before the root's exec (per-task events start there too, with
+    /// `enable_on_exec`); afterwards a process joins the tree by its FORK
+    /// record from a process of the tree.
+    fn admit(&mut self, rec: &Rec<'_>) -> bool {
+        if !self.armed {
+            match *rec {
+                Rec::Comm {
+                    pid, exec: true, ..
+                } if pid == self.trace.root_pid => {
+                    self.armed = true;
+                    return true;
+                }
+                Rec::Lost { .. } => return true,
+                _ => return false,
+            }
+        }
+        match *rec {
+            Rec::Sample(ref s) => match s.kind {
+                // The switched-in task is checked separately.
+                EventKind::SchedSwitch | EventKind::SchedWaking => true,
+                _ => self.ours(s.pid),
+            },
+            Rec::Fork { pid, ppid, .. } => self.ours(pid) || self.ours(ppid),
+            Rec::Exit { pid, .. } | Rec::Comm { pid, .. } | Rec::Mmap { pid, .. } => self.ours(pid),
+            Rec::Switch { .. } | Rec::Other { .. } => false,
+            Rec::Lost { .. } => true,
+        }
+    }
+
+    /// CPU-wide: the task a sched_switch switches in, when it is ours.
+    fn switch_in_of_next(&mut self, s: &Sample<'_>) {
+        let (Some(f), Some(raw)) = (self.fields, s.raw) else {
+            return;
+        };
+        let Some(next) = f.switch_next_pid.and_then(|n| read_int(raw, n)) else {
+            return;
+        };
+        let next = next as Tid;
+        if next == 0 || self.live.get(&next).is_none_or(|l| l.exited) {
+            return;
+        }
+        let pid = self.trace.threads[&next].pid;
+        self.on_switch_in(pid, next, s.time);
     }
 
     /// Count a record that could not be parsed as lost.
@@ -809,6 +886,9 @@ impl Recorder {
         if self.last_wake.get(&wakee) == Some(&s.time) {
             return;
         }
+        // CPU-wide, a wakeup by a task outside the tree has its time but no
+        // waker to follow.
+        let waker_ours = self.ours(s.pid);
         let Some(live) = self.live.get_mut(&wakee) else {
             return;
         };
@@ -818,7 +898,7 @@ impl Recorder {
         if let Some(p) = live.pending.as_mut() {
             if p.wake.is_none() && p.state != SwitchState::Preempted {
                 p.wake = Some(s.time);
-                p.waker = if in_irq || s.tid == 0 {
+                p.waker = if in_irq || s.tid == 0 || !waker_ours {
                     None
                 } else {
                     Some(s.tid)
