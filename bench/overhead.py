@@ -210,9 +210,14 @@ def workloads(seconds, only):
 # ------------------------------------------------------------------ tools
 
 
-def tools(wallprof, with_others):
+def tools(wallprof, with_others, per_task):
     notes = []
     ts = [("wallprof", lambda argv, d: [wallprof, "run", "--quiet", "-o", d, "--"] + argv)]
+    if per_task:
+        # What an unprivileged user gets: events on the target's tasks
+        # instead of CPU-wide ones (docs/collectors.md).
+        ts.append(("wallprof per-task", lambda argv, d: [wallprof, "run", "--quiet", "--perf-scope",
+                                                         "task", "-o", d, "--"] + argv))
     if with_others:
         perf, note = perf_available()
         if perf:
@@ -240,8 +245,9 @@ def applies(tool, workload):
 def profiled(tool, make_argv, argv):
     with tempfile.TemporaryDirectory(prefix="wallprof-bench-") as d:
         out = os.path.join(d, "out")
-        r = run_reaped(make_argv(argv, out if tool == "wallprof" else d))
-        if tool == "wallprof":
+        ours = tool.startswith("wallprof")
+        r = run_reaped(make_argv(argv, out if ours else d))
+        if ours:
             try:
                 with open(os.path.join(out, "profile.json")) as f:
                     p = json.load(f)
@@ -271,7 +277,7 @@ def summarize(name, bare, runs):
     for tool, rs in runs.items():
         pairs = list(zip(bare, rs))
         wall_ratio = med([p["wall_s"] / b["wall_s"] for b, p in pairs])
-        if tool == "wallprof":
+        if tool.startswith("wallprof"):
             cpu_ratio = med([p.get("target_cpu_s", 0) / b["cpu_s"] for b, p in pairs
                              if "target_cpu_s" in p and b["cpu_s"]])
             own_cpu = med([p["cpu_s"] - p["target_cpu_s"] for p in rs if "target_cpu_s" in p])
@@ -348,6 +354,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="2 pairs of ~1 s runs: a smoke test")
     ap.add_argument("--only", nargs="*", help="workload names to run")
     ap.add_argument("--no-others", action="store_true", help="skip perf and py-spy")
+    ap.add_argument("--no-per-task", action="store_true",
+                    help="skip the wallprof --perf-scope task row (an unprivileged user's setting)")
     ap.add_argument("--wallprof", help="use this wallprof binary instead of building one")
     ap.add_argument("--results", default=os.path.join(BENCH, "results"), help="raw JSON directory")
     args = ap.parse_args()
@@ -356,7 +364,7 @@ def main():
 
     wallprof = args.wallprof or build_wallprof()
     ws = workloads(args.seconds, args.only)
-    ts, notes = tools(wallprof, not args.no_others)
+    ts, notes = tools(wallprof, not args.no_others, not args.no_per_task)
     raw, rows = [], []
     for name, argv in ws:
         bare, runs = [], {t: [] for t, _ in ts if applies(t, name)}

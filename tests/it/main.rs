@@ -10,6 +10,7 @@ mod exit;
 mod fallback;
 mod io;
 mod schema;
+mod scope;
 mod signals;
 mod stacks;
 mod tree;

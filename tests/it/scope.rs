@@ -1,0 +1,121 @@
+//! Which tasks the perf events watch. As root wallprof opens CPU-wide events
+//! (cheaper per context switch) and keeps only the target's process tree;
+//! `--perf-scope task` (what an unprivileged run gets) follows the target's
+//! own tasks. Both must describe the same program the same way, and nothing
+//! else running on the machine may leak into the profile.
+
+use crate::harness::*;
+
+fn collector<'a>(p: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    p["collectors"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A CPU-bound process outside the tree runs the whole time; the profile of
+/// a sleeping shell must not contain it, nor its CPU time or samples.
+#[test]
+fn cpu_wide_events_keep_only_the_target_tree() {
+    if !is_root() {
+        eprintln!("CPU-wide events need root here: skipped");
+        return;
+    }
+    let busy = c_workload("busy");
+    let mut bystander = std::process::Command::new(&busy)
+        .arg("3")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the bystander");
+    let r = wallprof_run(&[], &["sh", "-c", "sleep 0.5; true"]);
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert_eq!(r.code(), Some(0), "{}", r.stderr);
+    let p = r.p();
+    let cw = collector(p, "cpu-wide").expect("a cpu-wide collector status");
+    assert_eq!(cw["status"], "ok", "{}", r.context());
+    let root = p["target"]["pid"].as_i64().unwrap();
+    let pids: Vec<i64> = processes(p)
+        .iter()
+        .map(|q| q["pid"].as_i64().unwrap())
+        .collect();
+    for q in processes(p) {
+        let pid = q["pid"].as_i64().unwrap();
+        let ppid = q["ppid"].as_i64().unwrap();
+        assert!(
+            pid == root || pids.contains(&ppid),
+            "process {pid} ({:?}) is not in the target's tree\n{}",
+            q["argv"],
+            r.context()
+        );
+        assert_ne!(
+            pid,
+            bystander.id() as i64,
+            "the bystander leaked in\n{}",
+            r.context()
+        );
+    }
+    let cpu = f(&p["time"]["user_s"]) + f(&p["time"]["system_s"]);
+    assert!(
+        cpu < 0.1,
+        "a sleeping shell used {cpu} s of CPU: the bystander's time leaked in\n{}",
+        r.context()
+    );
+    assert!(
+        p["samples"]["on_cpu"].as_u64().unwrap() < 50,
+        "{} on-CPU samples for a sleeping shell\n{}",
+        p["samples"]["on_cpu"],
+        r.context()
+    );
+    assert_eq!(top_wait(p).as_deref(), Some("sleep"), "{}", r.context());
+}
+
+/// The same program under both scopes: the same waits found, the same
+/// verdict, and the per-task run says why it is not CPU-wide.
+#[test]
+fn per_task_and_cpu_wide_scopes_agree() {
+    let bin = c_workload("pingpong");
+    let argv = [s(&bin), "-n", "3000"];
+    let task = wallprof_run(&["--perf-scope", "task"], &argv);
+    let auto = wallprof_run(&[], &argv);
+    for r in [&task, &auto] {
+        assert_eq!(r.code(), Some(0), "{}", r.stderr);
+        // Each side of the ping-pong blocks once per round trip.
+        let off = r.p()["samples"]["off_cpu"].as_u64().unwrap();
+        assert!(
+            off >= 2 * 3000,
+            "{off} off-CPU intervals for 6000 blocking reads\n{}",
+            r.context()
+        );
+        let ipc: f64 = all_threads(r.p())
+            .iter()
+            .map(|t| thread_wait_s(t, "ipc"))
+            .sum();
+        assert!(ipc > 0.0, "no ipc waits\n{}", r.context());
+    }
+    assert!(
+        collector(task.p(), "cpu-wide").is_none_or(|c| c["status"] != "ok"),
+        "--perf-scope task but CPU-wide events\n{}",
+        task.context()
+    );
+    if is_root() {
+        assert_eq!(
+            collector(auto.p(), "cpu-wide").map(|c| c["status"].clone()),
+            Some("ok".into()),
+            "{}",
+            auto.context()
+        );
+    }
+    assert_eq!(
+        task.p()["verdict"]["class"],
+        auto.p()["verdict"]["class"],
+        "task:\n{}\nauto:\n{}",
+        task.context(),
+        auto.context()
+    );
+}
