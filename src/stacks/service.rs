@@ -3,11 +3,12 @@
 //! happens while the target runs instead of after it exits.
 //!
 //! The drain thread sends the path of each executable file the target maps
-//! ([`SymbolService::warm`]); the service reads it at `SCHED_IDLE` priority,
+//! ([`Warmer::warm`]); the service reads it at `SCHED_IDLE` priority,
 //! which runs only on a CPU that would otherwise be idle, so a target that
 //! keeps every CPU busy is not slowed. After the target exits,
-//! [`SymbolService::resolve`] hands over the final request; the thread
-//! returns to normal priority for it and answers from its caches. blazesym's
+//! [`SymbolService::resolve`] puts the thread back to normal priority (from
+//! the caller: a starved idle thread could not do it itself) and hands over
+//! the final request, answered from the thread's caches. blazesym's
 //! symbolizer is not `Send`, hence one thread for both.
 //!
 //! The idle priority is used only where the thread can return to normal
@@ -15,7 +16,7 @@
 //! elsewhere nothing is read ahead and the result is the same, only later.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -36,6 +37,8 @@ pub struct SymbolService {
     /// Set when the final request is sent: files still queued to be read
     /// ahead are skipped (what is needed is read on demand).
     done: Arc<AtomicBool>,
+    /// The service thread's tid, once it runs at idle priority (0 before).
+    idle_tid: Arc<AtomicI32>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -57,14 +60,16 @@ impl SymbolService {
     pub fn start(debug_info: bool) -> Option<SymbolService> {
         let (tx, rx) = channel();
         let done = Arc::new(AtomicBool::new(false));
-        let done2 = done.clone();
+        let idle_tid = Arc::new(AtomicI32::new(0));
+        let (done2, tid2) = (done.clone(), idle_tid.clone());
         let thread = std::thread::Builder::new()
             .name("wallprof-symbols".into())
-            .spawn(move || serve(rx, debug_info, &done2))
+            .spawn(move || serve(rx, debug_info, &done2, &tid2))
             .ok()?;
         Some(SymbolService {
             tx: Mutex::new(tx),
             done,
+            idle_tid,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -82,6 +87,13 @@ impl SymbolService {
     ) -> Option<Symbols> {
         let (back, answer) = channel();
         self.done.store(true, Ordering::SeqCst);
+        // Back to normal priority from here: at SCHED_IDLE on a machine
+        // whose CPUs other programs keep busy, the thread would not run at
+        // all, not even to read this request.
+        let tid = self.idle_tid.swap(0, Ordering::SeqCst);
+        if tid > 0 {
+            set_policy_of(tid, libc::SCHED_OTHER);
+        }
         self.tx
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -99,8 +111,13 @@ impl Drop for SymbolService {
     }
 }
 
-fn serve(rx: Receiver<Msg>, debug_info: bool, done: &AtomicBool) {
-    let idle = can_return_to_normal() && set_policy(libc::SCHED_IDLE);
+fn serve(rx: Receiver<Msg>, debug_info: bool, done: &AtomicBool, idle_tid: &AtomicI32) {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let idle = can_return_to_normal() && set_policy_of(tid, libc::SCHED_IDLE);
+    if idle {
+        idle_tid.store(tid, Ordering::SeqCst);
+    }
     let symbolizer = Symbolizer::builder()
         .enable_code_info(debug_info)
         .enable_inlined_fns(debug_info)
@@ -122,9 +139,6 @@ fn serve(rx: Receiver<Msg>, debug_info: bool, done: &AtomicBool) {
                 let _ = symbolizer.symbolize(&Source::Elf(elf), Input::FileOffset(&[offset]));
             }
             Msg::Resolve(files, debug_info, back) => {
-                if idle {
-                    set_policy(libc::SCHED_OTHER);
-                }
                 let mut out = Symbols::default();
                 for (path, offsets) in &files {
                     out.symbolize_file(&symbolizer, path, offsets, debug_info);
@@ -136,11 +150,11 @@ fn serve(rx: Receiver<Msg>, debug_info: bool, done: &AtomicBool) {
     }
 }
 
-fn set_policy(policy: libc::c_int) -> bool {
+fn set_policy_of(tid: libc::pid_t, policy: libc::c_int) -> bool {
     let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler on the calling thread (tid 0) with a valid
+    // SAFETY: sched_setscheduler on a thread of this process with a valid
     // sched_param.
-    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+    unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 }
 }
 
 /// Whether a thread at SCHED_IDLE may go back to SCHED_OTHER at nice 0:
