@@ -529,7 +529,10 @@ impl Recorder {
     }
 
     fn on_cpu_sample(&mut self, s: &Sample<'_>) {
-        if s.tid == 0 {
+        // tid 0 is the idle task; -1 a thread past the point where its pid
+        // is released (CPU-wide events still sample an exiting thread until
+        // its last switch-out, when per-task events are already gone).
+        if s.tid <= 0 {
             return;
         }
         self.thread(s.pid, s.tid, s.time);
@@ -591,7 +594,7 @@ impl Recorder {
         let Some(f) = self.fields else { return };
         let Some(raw) = s.raw else { return };
         let prev = read_int(raw, f.switch_prev_pid).unwrap_or(-1) as Tid;
-        if prev != s.tid || s.tid == 0 {
+        if prev != s.tid || s.tid <= 0 {
             return;
         }
         let state = switch_state(read_int(raw, f.switch_prev_state).unwrap_or(0));
@@ -702,7 +705,7 @@ impl Recorder {
     /// and its user stack, unwound now. Both go to the switch-out they
     /// belong to, whose record may come just before or just after this one.
     fn on_switch_detail(&mut self, s: &Sample<'_>) {
-        if s.tid == 0 {
+        if s.tid <= 0 {
             return;
         }
         let ip = s.user_reg(SREG_IP);
@@ -837,7 +840,7 @@ impl Recorder {
     }
 
     fn on_switch_out_record(&mut self, pid: Pid, tid: Tid, t: Ns, preempt: bool) {
-        if tid == 0 {
+        if tid <= 0 {
             return;
         }
         let tracepoints = self.tracepoints;
@@ -898,7 +901,7 @@ impl Recorder {
         if let Some(p) = live.pending.as_mut() {
             if p.wake.is_none() && p.state != SwitchState::Preempted {
                 p.wake = Some(s.time);
-                p.waker = if in_irq || s.tid == 0 || !waker_ours {
+                p.waker = if in_irq || s.tid <= 0 || !waker_ours {
                     None
                 } else {
                     Some(s.tid)
@@ -908,7 +911,7 @@ impl Recorder {
     }
 
     fn on_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns) {
-        if tid == 0 {
+        if tid <= 0 {
             return;
         }
         let live = self.thread(pid, tid, t);
@@ -1200,6 +1203,142 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct NoProc;
+    impl ProcAccess for NoProc {
+        fn fd_kind(&mut self, _: Pid, _: i32, _: Ns) -> Option<FdKind> {
+            None
+        }
+        fn poll_set(&mut self, _: Pid, _: u64, _: u64, _: Ns) -> Option<FdKind> {
+            None
+        }
+        fn select_set(&mut self, _: Pid, _: u64, _: u64, _: Ns) -> Option<FdKind> {
+            None
+        }
+        fn epoll_set(&mut self, _: Pid, _: i32, _: Ns) -> Option<FdKind> {
+            None
+        }
+        fn argv_exe(&mut self, _: Pid) -> (Option<Vec<String>>, Option<String>) {
+            (None, None)
+        }
+    }
+
+    /// Raw tracepoint data: common_flags (4 bytes) at 0, prev_pid / the
+    /// wakee's pid at 4, prev_state at 8, next_pid at 16.
+    const FIELDS: RawFields = RawFields {
+        switch_prev_pid: Field { offset: 4, size: 4 },
+        switch_next_pid: Some(Field {
+            offset: 16,
+            size: 4,
+        }),
+        switch_prev_state: Field { offset: 8, size: 8 },
+        waking_pid: Field { offset: 4, size: 4 },
+        common_flags: Field { offset: 0, size: 4 },
+    };
+
+    fn raw(prev_or_wakee: i32, state: i64, next: i32) -> Vec<u8> {
+        let mut r = vec![0u8; 20];
+        r[4..8].copy_from_slice(&prev_or_wakee.to_ne_bytes());
+        r[8..16].copy_from_slice(&state.to_ne_bytes());
+        r[16..20].copy_from_slice(&next.to_ne_bytes());
+        r
+    }
+
+    fn sample(kind: EventKind, pid: Pid, tid: Tid, time: Ns, raw: Option<&[u8]>) -> Rec<'_> {
+        Rec::Sample(Sample {
+            kind,
+            misc: MISC_USER,
+            ip: Some(0x1000),
+            pid,
+            tid,
+            time,
+            cpu: 0,
+            period: Some(1),
+            callchain: None,
+            raw,
+            user_regs: None,
+            user_stack: None,
+        })
+    }
+
+    /// CPU-wide events deliver every task's records: only the target's tree
+    /// from its exec on is kept, switch-ins come from `next_pid`, a wakeup
+    /// from outside the tree has a time but no waker, and an exiting thread
+    /// sampled after its pid was released (tid -1) is not a thread.
+    #[test]
+    fn cpu_wide_keeps_the_tree_and_takes_switch_ins_from_next_pid() {
+        const ROOT: Pid = 100;
+        const OTHER: Pid = 999;
+        let mut rec = Recorder::new(
+            ROOT,
+            vec!["t".into()],
+            0,
+            Some(FIELDS),
+            Vec::new(),
+            Box::new(NoProc),
+        );
+        rec.cpu_wide = true;
+        let (out, wake, back) = (raw(ROOT, 1, OTHER), raw(ROOT, 0, 0), raw(OTHER, 0, ROOT));
+        let records = [
+            sample(EventKind::CpuClock, ROOT, ROOT, 50, None), // before the exec
+            Rec::Comm {
+                pid: ROOT,
+                tid: ROOT,
+                comm: "t",
+                exec: true,
+                time: 100,
+            },
+            sample(EventKind::CpuClock, OTHER, OTHER, 150, None),
+            sample(EventKind::SchedSwitch, ROOT, ROOT, 200, Some(&out)),
+            sample(EventKind::SchedWaking, OTHER, OTHER, 300, Some(&wake)),
+            sample(EventKind::SchedSwitch, OTHER, OTHER, 350, Some(&back)),
+            Rec::Fork {
+                pid: ROOT + 1,
+                ppid: ROOT,
+                tid: ROOT + 1,
+                ptid: ROOT,
+                time: 400,
+            },
+            Rec::Fork {
+                pid: 5000,
+                ppid: 4000,
+                tid: 5000,
+                ptid: 4000,
+                time: 410,
+            },
+            Rec::Exit {
+                pid: 5000,
+                ppid: 4000,
+                tid: 5000,
+                ptid: 4000,
+                time: 420,
+            },
+            sample(EventKind::CpuClock, ROOT, -1, 450, None),
+            Rec::Exit {
+                pid: ROOT,
+                ppid: 1,
+                tid: ROOT,
+                ptid: 1,
+                time: 500,
+            },
+        ];
+        for r in &records {
+            rec.record(r);
+        }
+        let t = rec.finish(600);
+        let pids: Vec<Pid> = t.processes.keys().copied().collect();
+        assert_eq!(pids, vec![ROOT, ROOT + 1]);
+        let tids: Vec<Tid> = t.threads.keys().copied().collect();
+        assert_eq!(tids, vec![ROOT, ROOT + 1]);
+        let th = &t.threads[&ROOT];
+        assert_eq!(th.start, 100);
+        assert_eq!(th.offcpu.len(), 1, "{:?}", th.offcpu);
+        let iv = th.offcpu[0];
+        assert_eq!((iv.start, iv.wake, iv.end), (200, Some(300), 350));
+        assert_eq!(iv.waker, None, "a waker outside the tree");
+        assert_eq!(th.on_cpu_ns, Some((200 - 100) + (500 - 350)));
+        assert_eq!(t.counts.on_cpu_samples, 0);
+    }
 
     #[test]
     fn syscall_from_kernel_frames() {
