@@ -502,7 +502,24 @@ fn overlappable(w: &PathWait) -> bool {
 /// sequential wait cannot be split.
 fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     let waits: Vec<&PathWait> = cx.path.waits.iter().filter(|w| is_io(w)).collect();
-    let over: Vec<&PathWait> = waits.iter().copied().filter(|w| overlappable(w)).collect();
+    let ticks = schedule_threads(cx);
+    let on_schedule = |w: &PathWait| {
+        w.kind == WaitKind::Sleep
+            && (w.what == waitkind::SCHEDULED_SLEEP || w.what == waitkind::ABS_SLEEP)
+            && ticks.contains(&w.tid)
+    };
+    let over: Vec<&PathWait> = waits
+        .iter()
+        .copied()
+        .filter(|w| overlappable(w) && !on_schedule(w))
+        .collect();
+    let scheduled_s: f64 = waits
+        .iter()
+        .filter(|w| on_schedule(w))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
+    let io_s: f64 = waits.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
     let total: f64 = over.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
     let longest = over.iter().map(|w| w.ns()).fold(0.0, f64::max) / 1e9;
     let mut out = Vec::new();
@@ -522,6 +539,12 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         };
         out.push(rec(first[0], why.clone(), speedup));
         out.push(rec(first[1], why, speedup * 0.95));
+    } else if scheduled_s > 0.0 && scheduled_s >= 0.5 * io_s {
+        let why = format!(
+            "the program sleeps on a fixed schedule ({scheduled_s:.2} s, {} of the wall time, until periodic absolute deadlines): its wall time is the rate it is meant to run at, and overlapping the ticks would change what it does",
+            pct(scheduled_s / s.wall_s.max(1e-9))
+        );
+        out.push(rec("none", why, 1.0));
     } else if let Some(w) = waits.iter().max_by(|a, b| a.ns().total_cmp(&b.ns())) {
         let why = if w.kind == WaitKind::Terminal {
             format!(
@@ -539,6 +562,29 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         out.push(rec("none", why, 1.0));
     }
     out
+}
+
+/// Threads that sleep on a periodic schedule: at least half of their
+/// absolute-time sleeps on the path (by time) have periodic deadlines.
+/// Their other absolute-time sleeps (the first ticks, before two steps
+/// between deadlines were seen) are ticks of the same schedule. A thread
+/// that sleeps for durations computed from the current time (CPython's
+/// `time.sleep`) can hit two equal steps by chance, rarely, never most of
+/// the time.
+fn schedule_threads(cx: &Context<'_>) -> BTreeSet<Tid> {
+    let mut by: BTreeMap<Tid, (f64, f64)> = BTreeMap::new();
+    for w in cx.path.waits.iter().filter(|w| w.kind == WaitKind::Sleep) {
+        let e = by.entry(w.tid).or_default();
+        if w.what == waitkind::SCHEDULED_SLEEP {
+            e.0 += w.ns();
+        } else if w.what == waitkind::ABS_SLEEP {
+            e.1 += w.ns();
+        }
+    }
+    by.into_iter()
+        .filter(|(_, (periodic, other))| *periodic > 0.0 && *periodic >= *other)
+        .map(|(tid, _)| tid)
+        .collect()
 }
 
 /// Many synchronous commits: grouping them into a few would remove nearly
@@ -770,7 +816,9 @@ pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
     None
 }
 
-/// A thread that runs an epoll loop (asyncio, libuv, Java NIO) and, after
+/// A thread that runs an epoll loop (asyncio, libuv, Java NIO: it waited in
+/// epoll at least once; a loop whose callbacks block may never come back to
+/// epoll before the run ends, so one wait is enough) and, after
 /// its first epoll wait, spends at least max(50 ms, 10% of the wall time)
 /// blocked in other calls: sleeps, socket calls, file I/O, child waits,
 /// pipes, or an epoll wait on a different epoll instance than its loop's (a
@@ -819,7 +867,7 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
             }
         }
         let secs = blocked_ns as f64 / 1e9;
-        if epolls >= 2
+        if epolls >= 1
             && secs >= (0.05f64).max(0.1 * wall)
             && best.as_ref().is_none_or(|b| secs > b.1)
         {

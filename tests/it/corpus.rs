@@ -195,6 +195,13 @@ fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
         measuring_others(|| wallprof_run_in(repo(), &["-q"], &av))
     };
     let profile = r.p().clone();
+    if let Some(dir) = std::env::var_os("WALLPROF_CORPUS_KEEP") {
+        let n = profile["target"]["pid"].as_i64().unwrap_or(0);
+        let _ = std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.{n}.json")),
+            serde_json::to_string_pretty(&profile).unwrap_or_default(),
+        );
+    }
     // The target tree's CPU does not reach this process's children counters
     // (wallprof's launcher reaps it; measured: a CPU-bound workload showed
     // its own CPU as "others"), so take it out from the profile.

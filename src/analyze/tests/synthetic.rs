@@ -318,3 +318,82 @@ fn expired_gil_waits_are_charged_to_the_running_peer() {
     assert!(wait_s(&a, "lock") < 0.01, "{:?}", a.waits);
     assert_eq!(a.recommendations[0].strategy, "process-pool");
 }
+
+fn abs_sleep(periodic: bool) -> crate::model::trace::Cause {
+    crate::model::trace::Cause {
+        abs_time: true,
+        periodic,
+        ..sleep()
+    }
+}
+
+/// A periodic task (absolute deadlines a fixed step apart): its sleeps are
+/// its schedule, nothing to overlap; the first two ticks (before two equal
+/// steps were seen) belong to the same schedule.
+#[test]
+fn sleeps_on_a_fixed_schedule_are_not_overlappable() {
+    let mut b = B::new(100, 1800.0)
+        .process(100, 1, "/usr/bin/ticker")
+        .thread(100, 100, 0.0, 1800.0);
+    for i in 0..18 {
+        let s = i as f64 * 100.0 + 0.1;
+        b = b.off(100, s, s + 99.8, s + 99.9, abs_sleep(i >= 2), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(a.verdict.class, "io-bound");
+    assert_eq!(a.waits[0].kind, "sleep");
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+    assert!(a.recommendations[0].why.contains("fixed schedule"));
+}
+
+/// CPython's time.sleep also sleeps until an absolute deadline (now +
+/// duration), but the deadlines are not a fixed step apart: independent
+/// sleeps, to overlap. One chance pair of equal steps does not make a
+/// schedule.
+#[test]
+fn absolute_sleeps_without_a_period_are_overlappable() {
+    let mut b = B::new(100, 1800.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 1800.0);
+    for i in 0..12 {
+        let s = i as f64 * 150.0 + 0.1;
+        b = b.off(100, s, s + 149.8, s + 149.9, abs_sleep(i == 5), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(
+        a.recommendations[0].strategy, "async",
+        "{:?}",
+        a.recommendations
+    );
+    assert!(a.recommendations[0].estimated_speedup > 5.0);
+}
+
+/// An asyncio loop whose gathered callbacks all block in time.sleep after
+/// one short epoll wait: one epoll wait makes it an event loop.
+#[test]
+fn one_epoll_wait_then_blocking_sleeps_is_flagged() {
+    let epoll = crate::model::trace::Cause {
+        fd: Some(3),
+        ..sys(232)
+    };
+    let mut b = B::new(100, 2000.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 2000.0)
+        .off(100, 100.0, 110.0, 110.1, epoll, None);
+    for i in 0..10 {
+        let s = 120.0 + i as f64 * 180.0;
+        b = b.off(100, s, s + 179.8, s + 179.9, abs_sleep(false), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.id == "blocking-call-in-event-loop"),
+        "{:?}",
+        a.findings
+    );
+}

@@ -128,6 +128,21 @@ impl WaitSets {
     }
 }
 
+/// A `struct timespec` (tv_sec, tv_nsec as two i64) at `addr` in `pid`'s
+/// memory, in ns; `None` when unreadable or not a valid timespec.
+pub fn read_timespec(pid: Pid, addr: u64) -> Option<Ns> {
+    if addr == 0 {
+        return None;
+    }
+    let b = read_memory(pid, addr, 16)?;
+    let sec = i64::from_ne_bytes(b[0..8].try_into().ok()?);
+    let nsec = i64::from_ne_bytes(b[8..16].try_into().ok()?);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return None;
+    }
+    Some((sec as Ns).checked_mul(1_000_000_000)? + nsec as Ns)
+}
+
 /// Read `len` bytes at `addr` in `pid`'s memory.
 fn read_memory(pid: Pid, addr: u64, len: usize) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; len];
