@@ -588,8 +588,10 @@ fn schedule_threads(cx: &Context<'_>) -> BTreeSet<Tid> {
 }
 
 /// Many synchronous commits: grouping them into a few would remove nearly
-/// all of their cost, both the waits and the kernel CPU that issues each
-/// one (the I/O stack's work per commit). What stays is the rest of the
+/// all of their cost: the waits, the kernel CPU that issues each one (the
+/// I/O stack's work per commit), and the committing threads' other
+/// write-side disk waits (a transaction's journal written, truncated or
+/// deleted and waited for, once per commit). What stays is the rest of the
 /// run plus one commit's wait.
 fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let syncs: Vec<&PathWait> = waits
@@ -600,17 +602,30 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     if syncs.len() < BATCH_MIN_COMMITS {
         return None;
     }
+    let committers: BTreeSet<Tid> = syncs.iter().map(|w| w.tid).collect();
     let wall = cx.path.wall_ns as f64 / 1e9;
     let sync_s = syncs.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
+    let writes_s = waits
+        .iter()
+        .filter(|w| w.kind == WaitKind::Disk && !is_sync(&w.what) && !is_disk_read(&w.what))
+        .filter(|w| committers.contains(&w.tid))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
     let n = syncs.len() as f64;
     let sys_s = commit_cpu_s(cx, &syncs);
-    let rest = (wall - sync_s - sys_s).max(0.0) + sync_s / n;
+    let rest = (wall - sync_s - sys_s - writes_s).max(0.0) + sync_s / n;
     let speedup = (wall / rest.max(1e-3)).min(BATCH_MAX_SPEEDUP);
     let why = format!(
-        "{} synchronous commits took {sync_s:.2} s of waiting and about {sys_s:.2} s of kernel CPU; grouped into one, the run would take about {rest:.2} s",
+        "{} synchronous commits took {sync_s:.2} s of waiting and about {sys_s:.2} s of kernel CPU, with {writes_s:.2} s of other disk writes around them; grouped into one, the run would take about {rest:.2} s",
         syncs.len()
     );
     Some(rec("batch", why, speedup))
+}
+
+/// Disk waits that read data (they stay when commits are grouped).
+fn is_disk_read(what: &str) -> bool {
+    what.starts_with("read") || what.contains("page fault") || what.contains("direct-I/O read")
 }
 
 /// Fewer commits than this on the path: no batching advice.
