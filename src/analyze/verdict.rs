@@ -508,11 +508,18 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
             && (w.what == waitkind::SCHEDULED_SLEEP || w.what == waitkind::ABS_SLEEP)
             && ticks.contains(&w.tid)
     };
+    let concurrent = |w: &PathWait| w.what.ends_with(waitkind::OVERLAPPED);
     let over: Vec<&PathWait> = waits
         .iter()
         .copied()
-        .filter(|w| overlappable(w) && !on_schedule(w))
+        .filter(|w| overlappable(w) && !on_schedule(w) && !concurrent(w))
         .collect();
+    let concurrent_s: f64 = waits
+        .iter()
+        .filter(|w| concurrent(w))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
     let scheduled_s: f64 = waits
         .iter()
         .filter(|w| on_schedule(w))
@@ -526,9 +533,13 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     if let Some(r) = batch_rec(cx, &waits) {
         out.push(r);
     }
-    if over.len() >= 2 && longest < 0.9 * total {
-        let floor = (s.wall_s - total + longest).max(1e-3);
-        let speedup = s.wall_s / floor;
+    let floor = (s.wall_s - total + longest).max(1e-3);
+    let speedup = s.wall_s / floor;
+    let scheduled = scheduled_s > 0.0 && scheduled_s >= 0.5 * io_s;
+    let concurrent = concurrent_s > 0.0 && concurrent_s >= 0.5 * io_s;
+    // A negligible overlap gain must not hide why nothing helps.
+    let negligible = speedup < 1.05 && (scheduled || concurrent);
+    if over.len() >= 2 && longest < 0.9 * total && !negligible {
         let why = format!(
             "{} waits totalling {total:.2} s ran one after another; overlapped, they would take about the longest one, and the run about {floor:.2} s",
             over.len()
@@ -539,10 +550,16 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         };
         out.push(rec(first[0], why.clone(), speedup));
         out.push(rec(first[1], why, speedup * 0.95));
-    } else if scheduled_s > 0.0 && scheduled_s >= 0.5 * io_s {
+    } else if scheduled {
         let why = format!(
             "the program sleeps on a fixed schedule ({scheduled_s:.2} s, {} of the wall time, until periodic absolute deadlines): its wall time is the rate it is meant to run at, and overlapping the ticks would change what it does",
             pct(scheduled_s / s.wall_s.max(1e-9))
+        );
+        out.push(rec("none", why, 1.0));
+    } else if concurrent {
+        let why = format!(
+            "the program already overlaps its waits: an event loop waited {concurrent_s:.2} s ({} of the wall time) on several sockets at once",
+            pct(concurrent_s / s.wall_s.max(1e-9))
         );
         out.push(rec("none", why, 1.0));
     } else if let Some(w) = waits.iter().max_by(|a, b| a.ns().total_cmp(&b.ns())) {

@@ -375,12 +375,20 @@ fn poll_class(call: String, cause: &Cause) -> Classified {
         // timer (asyncio.sleep, setTimeout, a poll timeout).
         return Classified::leaf(WaitKind::Sleep, format!("{call}{POLL_TIMEOUT}"));
     }
+    if epoll && cause.sockets >= 2 {
+        let what = format!("{call} on {} sockets at once{OVERLAPPED}", cause.sockets);
+        return Classified::new(WaitKind::Network, Dependency::Poll, what);
+    }
     if is_socket(cause.fd_kind) {
         let what = format!("{call} on {}", socket_words(cause.fd_kind));
         return Classified::new(WaitKind::Network, Dependency::Poll, what);
     }
     Classified::new(WaitKind::Other, Dependency::Poll, call)
 }
+
+/// The end of what an epoll wait on several sockets is called: waits that
+/// already overlap.
+pub const OVERLAPPED: &str = " (already overlapped)";
 
 fn futex_frames(f: &[String], cause: &Cause) -> Option<Classified> {
     has(f, &["futex_*", "__futex_*", "do_futex", "__x64_sys_futex*"]).then(|| futex(cause.futex_op))

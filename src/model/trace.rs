@@ -89,6 +89,9 @@ pub struct Cause {
     /// (within 10 ns): a periodic schedule (`next += period`), not a
     /// delay computed from the current time.
     pub periodic: bool,
+    /// For an epoll wait: how many outside sockets (TCP, UDP) the epoll set
+    /// held, up to 255. Two or more are waits already overlapped.
+    pub sockets: u8,
 }
 
 pub type CauseId = u32;

@@ -397,3 +397,30 @@ fn one_epoll_wait_then_blocking_sleeps_is_flagged() {
         a.findings
     );
 }
+
+/// An event loop waiting on eight sockets at once is already overlapped,
+/// even when its wait is cut in pieces (woken by the first answers): none.
+#[test]
+fn epoll_on_many_sockets_is_already_overlapped() {
+    let epoll = |n: u8| crate::model::trace::Cause {
+        fd: Some(3),
+        fd_kind: Some(crate::model::trace::FdKind::TcpSocket),
+        sockets: n,
+        ..sys(232)
+    };
+    let t = B::new(100, 1600.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 1600.0)
+        .off(100, 50.0, 800.0, 800.1, epoll(8), None)
+        .off(100, 801.0, 1500.0, 1500.1, epoll(8), None)
+        .off(100, 1501.0, 1550.0, 1550.1, epoll(3), None)
+        .done();
+    let a = analyze(&t, 2);
+    assert_eq!(a.verdict.class, "io-bound");
+    assert_eq!(a.waits[0].kind, "network");
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+}

@@ -140,6 +140,7 @@ struct CauseKey {
     /// No kernel stack: the syscall read from /proc while the thread was
     /// still in it, or an epoll wait told by its first argument.
     nr_seen: Option<i64>,
+    sockets: u8,
 }
 
 const CLOCK_NANOSLEEP: i64 = 230;
@@ -271,6 +272,10 @@ pub trait ProcAccess: Send {
     fn select_set(&mut self, pid: Pid, nfds: u64, addr: u64, now: Ns) -> Option<FdKind>;
     /// The summarized kind of the fds an epoll instance watches.
     fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind>;
+    /// How many sockets an epoll instance watches (after [`Self::epoll_set`]).
+    fn epoll_sockets(&mut self, _pid: Pid, _epfd: i32, _now: Ns) -> u32 {
+        0
+    }
     /// The syscall `tid` is blocked in now, if its first four arguments are
     /// `args` (so it is still the same call): from `/proc/PID/task/TID/syscall`.
     fn blocked_syscall(&mut self, _pid: Pid, _tid: Tid, _args: [u64; 4]) -> Option<i64> {
@@ -301,6 +306,9 @@ impl ProcAccess for crate::collect::procfs::waitset::WaitSets {
     }
     fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind> {
         crate::collect::procfs::waitset::WaitSets::epoll_set(self, pid, epfd, now)
+    }
+    fn epoll_sockets(&mut self, pid: Pid, epfd: i32, now: Ns) -> u32 {
+        crate::collect::procfs::waitset::WaitSets::epoll_sockets(self, pid, epfd, now)
     }
     fn timespec(&mut self, pid: Pid, addr: u64) -> Option<Ns> {
         crate::collect::procfs::waitset::read_timespec(pid, addr)
@@ -638,6 +646,7 @@ impl Recorder {
             abs_time: false,
             periodic: false,
             nr_seen: None,
+            sockets: 0,
         };
         let mut timeout = None;
         let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
@@ -711,6 +720,7 @@ impl Recorder {
             futex_op: key.futex_op,
             abs_time: key.abs_time,
             periodic: key.periodic,
+            sockets: key.sockets,
             ..Cause::default()
         };
         let id = self.trace.causes.intern(cause);
@@ -853,6 +863,7 @@ impl Recorder {
                 let epfd = r.di as i32;
                 key.fd = Some(epfd);
                 key.fd_kind = self.proc.epoll_set(pid, epfd, time);
+                key.sockets = self.proc.epoll_sockets(pid, epfd, time).min(255) as u8;
                 if nr == Some(EPOLL_PWAIT2) {
                     None
                 } else {
