@@ -855,8 +855,8 @@ pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
 /// blocked in other calls: sleeps, socket calls, file I/O, child waits,
 /// pipes, or an epoll wait on a different epoll instance than its loop's (a
 /// nested private loop, as in Node's execFileSync). Futex waits (locks,
-/// interpreter hand-overs), runqueue time and waits without evidence do not
-/// count.
+/// interpreter hand-overs), runqueue time, waits without evidence, page
+/// faults and D waits outside a known syscall do not count.
 pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
     let wall = cx.path.wall_ns as f64 / 1e9;
     let mut best: Option<(Tid, f64, usize, BTreeMap<String, f64>)> = None;
@@ -889,9 +889,17 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
             if loop_fd.is_none() || b == 0 {
                 continue;
             }
+            // Page faults (and D waits outside any known syscall) are not
+            // calls the loop made: a runtime pages its own code in lazily,
+            // and under someone else's disk load that can add up.
+            let not_a_call = c.what.contains("page fault")
+                || c.kind == WaitKind::Disk
+                    && cause.syscall_nr.is_none()
+                    && cause.syscall_name.is_none();
             let counts = !matches!(c.kind, WaitKind::Lock | WaitKind::CpuContention)
                 && c.dependency != Dependency::Unknown
-                && cause.state != SwitchState::Preempted;
+                && cause.state != SwitchState::Preempted
+                && !not_a_call;
             if counts {
                 blocked_ns += b;
                 calls += 1;

@@ -424,3 +424,33 @@ fn epoll_on_many_sockets_is_already_overlapped() {
         a.recommendations
     );
 }
+
+/// An event loop whose code is paged in under someone else's disk load: D
+/// waits outside any syscall are not blocking calls.
+#[test]
+fn page_ins_on_an_event_loop_are_not_blocking_calls() {
+    let epoll = crate::model::trace::Cause {
+        fd: Some(3),
+        ..sys(281)
+    };
+    let fault = crate::model::trace::Cause {
+        state: crate::model::trace::SwitchState::DiskSleep,
+        ..crate::model::trace::Cause::default()
+    };
+    let mut b = B::new(100, 1800.0)
+        .process(100, 1, "/usr/bin/node")
+        .thread(100, 100, 0.0, 1800.0)
+        .off(100, 50.0, 60.0, 60.1, epoll.clone(), None);
+    for i in 0..10 {
+        let s = 100.0 + i as f64 * 40.0;
+        b = b.off(100, s, s + 30.0, s + 30.1, fault.clone(), None);
+    }
+    let a = analyze(&b.off(100, 600.0, 1700.0, 1700.1, epoll, None).done(), 2);
+    assert!(
+        a.findings
+            .iter()
+            .all(|f| f.id != "blocking-call-in-event-loop"),
+        "{:?}",
+        a.findings
+    );
+}
