@@ -502,16 +502,44 @@ fn overlappable(w: &PathWait) -> bool {
 /// sequential wait cannot be split.
 fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     let waits: Vec<&PathWait> = cx.path.waits.iter().filter(|w| is_io(w)).collect();
-    let over: Vec<&PathWait> = waits.iter().copied().filter(|w| overlappable(w)).collect();
+    let ticks = schedule_threads(cx);
+    let on_schedule = |w: &PathWait| {
+        w.kind == WaitKind::Sleep
+            && (w.what == waitkind::SCHEDULED_SLEEP || w.what == waitkind::ABS_SLEEP)
+            && ticks.contains(&w.tid)
+    };
+    let concurrent = |w: &PathWait| w.what.ends_with(waitkind::OVERLAPPED);
+    let over: Vec<&PathWait> = waits
+        .iter()
+        .copied()
+        .filter(|w| overlappable(w) && !on_schedule(w) && !concurrent(w))
+        .collect();
+    let concurrent_s: f64 = waits
+        .iter()
+        .filter(|w| concurrent(w))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
+    let scheduled_s: f64 = waits
+        .iter()
+        .filter(|w| on_schedule(w))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
+    let io_s: f64 = waits.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
     let total: f64 = over.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
     let longest = over.iter().map(|w| w.ns()).fold(0.0, f64::max) / 1e9;
     let mut out = Vec::new();
     if let Some(r) = batch_rec(cx, &waits) {
         out.push(r);
     }
-    if over.len() >= 2 && longest < 0.9 * total {
-        let floor = (s.wall_s - total + longest).max(1e-3);
-        let speedup = s.wall_s / floor;
+    let floor = (s.wall_s - total + longest).max(1e-3);
+    let speedup = s.wall_s / floor;
+    let scheduled = scheduled_s > 0.0 && scheduled_s >= 0.5 * io_s;
+    let concurrent = concurrent_s > 0.0 && concurrent_s >= 0.5 * io_s;
+    // A negligible overlap gain must not hide why nothing helps.
+    let negligible = speedup < 1.05 && (scheduled || concurrent);
+    if over.len() >= 2 && longest < 0.9 * total && !negligible {
         let why = format!(
             "{} waits totalling {total:.2} s ran one after another; overlapped, they would take about the longest one, and the run about {floor:.2} s",
             over.len()
@@ -522,6 +550,18 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         };
         out.push(rec(first[0], why.clone(), speedup));
         out.push(rec(first[1], why, speedup * 0.95));
+    } else if scheduled {
+        let why = format!(
+            "the program sleeps on a fixed schedule ({scheduled_s:.2} s, {} of the wall time, until periodic absolute deadlines): its wall time is the rate it is meant to run at, and overlapping the ticks would change what it does",
+            pct(scheduled_s / s.wall_s.max(1e-9))
+        );
+        out.push(rec("none", why, 1.0));
+    } else if concurrent {
+        let why = format!(
+            "the program already overlaps its waits: an event loop waited {concurrent_s:.2} s ({} of the wall time) on several sockets at once",
+            pct(concurrent_s / s.wall_s.max(1e-9))
+        );
+        out.push(rec("none", why, 1.0));
     } else if let Some(w) = waits.iter().max_by(|a, b| a.ns().total_cmp(&b.ns())) {
         let why = if w.kind == WaitKind::Terminal {
             format!(
@@ -541,9 +581,34 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     out
 }
 
+/// Threads that sleep on a periodic schedule: at least half of their
+/// absolute-time sleeps on the path (by time) have periodic deadlines.
+/// Their other absolute-time sleeps (the first ticks, before two steps
+/// between deadlines were seen) are ticks of the same schedule. A thread
+/// that sleeps for durations computed from the current time (CPython's
+/// `time.sleep`) can hit two equal steps by chance, rarely, never most of
+/// the time.
+fn schedule_threads(cx: &Context<'_>) -> BTreeSet<Tid> {
+    let mut by: BTreeMap<Tid, (f64, f64)> = BTreeMap::new();
+    for w in cx.path.waits.iter().filter(|w| w.kind == WaitKind::Sleep) {
+        let e = by.entry(w.tid).or_default();
+        if w.what == waitkind::SCHEDULED_SLEEP {
+            e.0 += w.ns();
+        } else if w.what == waitkind::ABS_SLEEP {
+            e.1 += w.ns();
+        }
+    }
+    by.into_iter()
+        .filter(|(_, (periodic, other))| *periodic > 0.0 && *periodic >= *other)
+        .map(|(tid, _)| tid)
+        .collect()
+}
+
 /// Many synchronous commits: grouping them into a few would remove nearly
-/// all of their cost, both the waits and the kernel CPU that issues each
-/// one (the I/O stack's work per commit). What stays is the rest of the
+/// all of their cost: the waits, the kernel CPU that issues each one (the
+/// I/O stack's work per commit), and the committing threads' other
+/// write-side disk waits (a transaction's journal written, truncated or
+/// deleted and waited for, once per commit). What stays is the rest of the
 /// run plus one commit's wait.
 fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let syncs: Vec<&PathWait> = waits
@@ -554,17 +619,30 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     if syncs.len() < BATCH_MIN_COMMITS {
         return None;
     }
+    let committers: BTreeSet<Tid> = syncs.iter().map(|w| w.tid).collect();
     let wall = cx.path.wall_ns as f64 / 1e9;
     let sync_s = syncs.iter().map(|w| w.ns()).sum::<f64>() / 1e9;
+    let writes_s = waits
+        .iter()
+        .filter(|w| w.kind == WaitKind::Disk && !is_sync(&w.what) && !is_disk_read(&w.what))
+        .filter(|w| committers.contains(&w.tid))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
     let n = syncs.len() as f64;
     let sys_s = commit_cpu_s(cx, &syncs);
-    let rest = (wall - sync_s - sys_s).max(0.0) + sync_s / n;
+    let rest = (wall - sync_s - sys_s - writes_s).max(0.0) + sync_s / n;
     let speedup = (wall / rest.max(1e-3)).min(BATCH_MAX_SPEEDUP);
     let why = format!(
-        "{} synchronous commits took {sync_s:.2} s of waiting and about {sys_s:.2} s of kernel CPU; grouped into one, the run would take about {rest:.2} s",
+        "{} synchronous commits took {sync_s:.2} s of waiting and about {sys_s:.2} s of kernel CPU, with {writes_s:.2} s of other disk writes around them; grouped into one, the run would take about {rest:.2} s",
         syncs.len()
     );
     Some(rec("batch", why, speedup))
+}
+
+/// Disk waits that read data (they stay when commits are grouped).
+fn is_disk_read(what: &str) -> bool {
+    what.starts_with("read") || what.contains("page fault") || what.contains("direct-I/O read")
 }
 
 /// Fewer commits than this on the path: no batching advice.
@@ -770,13 +848,15 @@ pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
     None
 }
 
-/// A thread that runs an epoll loop (asyncio, libuv, Java NIO) and, after
+/// A thread that runs an epoll loop (asyncio, libuv, Java NIO: it waited in
+/// epoll at least once; a loop whose callbacks block may never come back to
+/// epoll before the run ends, so one wait is enough) and, after
 /// its first epoll wait, spends at least max(50 ms, 10% of the wall time)
 /// blocked in other calls: sleeps, socket calls, file I/O, child waits,
 /// pipes, or an epoll wait on a different epoll instance than its loop's (a
 /// nested private loop, as in Node's execFileSync). Futex waits (locks,
-/// interpreter hand-overs), runqueue time and waits without evidence do not
-/// count.
+/// interpreter hand-overs), runqueue time, waits without evidence, page
+/// faults and D waits outside a known syscall do not count.
 pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
     let wall = cx.path.wall_ns as f64 / 1e9;
     let mut best: Option<(Tid, f64, usize, BTreeMap<String, f64>)> = None;
@@ -809,9 +889,17 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
             if loop_fd.is_none() || b == 0 {
                 continue;
             }
+            // Page faults (and D waits outside any known syscall) are not
+            // calls the loop made: a runtime pages its own code in lazily,
+            // and under someone else's disk load that can add up.
+            let not_a_call = c.what.contains("page fault")
+                || c.kind == WaitKind::Disk
+                    && cause.syscall_nr.is_none()
+                    && cause.syscall_name.is_none();
             let counts = !matches!(c.kind, WaitKind::Lock | WaitKind::CpuContention)
                 && c.dependency != Dependency::Unknown
-                && cause.state != SwitchState::Preempted;
+                && cause.state != SwitchState::Preempted
+                && !not_a_call;
             if counts {
                 blocked_ns += b;
                 calls += 1;
@@ -819,7 +907,7 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
             }
         }
         let secs = blocked_ns as f64 / 1e9;
-        if epolls >= 2
+        if epolls >= 1
             && secs >= (0.05f64).max(0.1 * wall)
             && best.as_ref().is_none_or(|b| secs > b.1)
         {

@@ -75,17 +75,34 @@ pub fn classify(trace: &Trace, cause: &Cause) -> Classified {
         .map(|w| normalize(w))
         .collect();
     from_frames(&frames, cause)
+        .filter(|c| consistent(c, cause))
         .or_else(|| from_syscall(cause))
         .or_else(|| from_frames(&wchan, cause))
         .unwrap_or_else(|| last_resort(cause))
 }
 
-/// True for waits a thread parks in while it has nothing to do: an event
-/// loop's poll, or `accept` on a listening socket. Used by the idle rule and
-/// the /proc-only fallback.
-pub fn is_parking(c: &Classified) -> bool {
-    c.dependency == Dependency::Poll || c.what.starts_with("accept")
+/// A disk wait is uninterruptible (D): a disk class from a kernel stack on
+/// a wait in S contradicts the switch state. That happens when the stack
+/// was not the wait's own but the one learned at the same syscall site (one
+/// `read()` call site in libc serves files, pipes and terminals alike);
+/// the syscall and fd kind then decide.
+fn consistent(c: &Classified, cause: &Cause) -> bool {
+    !(c.kind == WaitKind::Disk && cause.state == SwitchState::Sleeping)
 }
+
+/// True for waits a thread parks in while it has nothing to do: an event
+/// loop's poll (also one that ran into its timeout: a loop idling until its
+/// next housekeeping timer, like the JDK HttpServer's dispatcher), or
+/// `accept` on a listening socket. Used by the idle rule and the /proc-only
+/// fallback.
+pub fn is_parking(c: &Classified) -> bool {
+    c.dependency == Dependency::Poll
+        || c.what.starts_with("accept")
+        || c.what.ends_with(POLL_TIMEOUT)
+}
+
+/// The end of what a poll/select/epoll wait that ran into its timeout is called.
+pub const POLL_TIMEOUT: &str = " until its timeout (a timer)";
 
 /// True when the cause is an epoll wait (epoll_wait, epoll_pwait,
 /// epoll_pwait2), from the syscall or the kernel stack: the wait an event
@@ -164,7 +181,7 @@ fn from_frames(f: &[String], cause: &Cause) -> Option<Classified> {
         .or_else(|| network(f, cause))
         .or_else(|| poll(f, cause))
         .or_else(|| futex_frames(f, cause))
-        .or_else(|| sleep(f))
+        .or_else(|| sleep(f, cause))
         .or_else(|| event_fds(f))
         .or_else(|| disk(f, cause))
         .or_else(|| kernel_lock(f))
@@ -356,10 +373,11 @@ fn poll_class(call: String, cause: &Cause) -> Classified {
     if cause.timed_out {
         // Nothing it watched became ready: the loop slept until its next
         // timer (asyncio.sleep, setTimeout, a poll timeout).
-        return Classified::leaf(
-            WaitKind::Sleep,
-            format!("{call} until its timeout (a timer)"),
-        );
+        return Classified::leaf(WaitKind::Sleep, format!("{call}{POLL_TIMEOUT}"));
+    }
+    if epoll && cause.sockets >= 2 {
+        let what = format!("{call} on {} sockets at once{OVERLAPPED}", cause.sockets);
+        return Classified::new(WaitKind::Network, Dependency::Poll, what);
     }
     if is_socket(cause.fd_kind) {
         let what = format!("{call} on {}", socket_words(cause.fd_kind));
@@ -367,6 +385,10 @@ fn poll_class(call: String, cause: &Cause) -> Classified {
     }
     Classified::new(WaitKind::Other, Dependency::Poll, call)
 }
+
+/// The end of what an epoll wait on several sockets is called: waits that
+/// already overlap.
+pub const OVERLAPPED: &str = " (already overlapped)";
 
 fn futex_frames(f: &[String], cause: &Cause) -> Option<Classified> {
     has(f, &["futex_*", "__futex_*", "do_futex", "__x64_sys_futex*"]).then(|| futex(cause.futex_op))
@@ -401,7 +423,7 @@ pub fn futex(op: Option<u32>) -> Classified {
     }
 }
 
-fn sleep(f: &[String]) -> Option<Classified> {
+fn sleep(f: &[String], cause: &Cause) -> Option<Classified> {
     if has(f, &["__x64_sys_nanosleep", "__do_sys_nanosleep"]) {
         return Some(Classified::leaf(WaitKind::Sleep, "nanosleep()"));
     }
@@ -414,9 +436,29 @@ fn sleep(f: &[String]) -> Option<Classified> {
             "*sys_clock_nanosleep",
         ],
     ) {
-        return Some(Classified::leaf(WaitKind::Sleep, "clock_nanosleep()"));
+        return Some(clock_sleep(cause));
     }
     None
+}
+
+/// What a `clock_nanosleep` until an absolute time is called.
+pub const ABS_SLEEP: &str = "clock_nanosleep() until an absolute time (TIMER_ABSTIME)";
+/// ... and one whose deadlines follow a fixed period (see
+/// [`Cause::periodic`]).
+pub const SCHEDULED_SLEEP: &str =
+    "clock_nanosleep() until the next tick of a fixed schedule (TIMER_ABSTIME, periodic deadlines)";
+
+/// `clock_nanosleep`: a relative sleep, a sleep until an absolute time, or
+/// the next tick of a periodic schedule (the recorder compares deadlines).
+fn clock_sleep(cause: &Cause) -> Classified {
+    let what = if cause.periodic {
+        SCHEDULED_SLEEP
+    } else if cause.abs_time {
+        ABS_SLEEP
+    } else {
+        "clock_nanosleep()"
+    };
+    Classified::leaf(WaitKind::Sleep, what)
 }
 
 fn event_fds(f: &[String]) -> Option<Classified> {
@@ -612,7 +654,8 @@ fn from_syscall(cause: &Cause) -> Option<Classified> {
         | "pwritev" | "pwritev2" => return by_fd(&call, cause),
         "poll" | "ppoll" | "select" | "pselect6" | "epoll_wait" | "epoll_pwait"
         | "epoll_pwait2" => poll_class(call, cause),
-        "nanosleep" | "clock_nanosleep" => Classified::leaf(K::Sleep, call),
+        "nanosleep" => Classified::leaf(K::Sleep, call),
+        "clock_nanosleep" => clock_sleep(cause),
         "accept" | "accept4" => Classified::leaf(
             K::Network,
             format!("{call} on {}", socket_words(cause.fd_kind)),

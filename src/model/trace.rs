@@ -79,6 +79,19 @@ pub struct Cause {
     /// The wait had a timeout (poll, select, epoll) and lasted until it
     /// expired: a timer wait, whatever the fds were.
     pub timed_out: bool,
+    /// A sleep until an absolute time (`clock_nanosleep` with
+    /// `TIMER_ABSTIME`, its second argument). CPython's `time.sleep` sleeps
+    /// this way too (deadline = now + duration), so on its own it does not
+    /// make a schedule; see `periodic`.
+    pub abs_time: bool,
+    /// An absolute-time sleep whose deadline came the same fixed step after
+    /// the thread's previous deadline as that one after its own predecessor
+    /// (within 10 ns): a periodic schedule (`next += period`), not a
+    /// delay computed from the current time.
+    pub periodic: bool,
+    /// For an epoll wait: how many outside sockets (TCP, UDP) the epoll set
+    /// held, up to 255. Two or more are waits already overlapped.
+    pub sockets: u8,
 }
 
 pub type CauseId = u32;

@@ -237,3 +237,31 @@ fn real_kallsyms_names_a_stack() {
     };
     assert_eq!(classify(&trace, &c).what, "clock_nanosleep()");
 }
+
+/// A disk stack on a wait in S is not the wait's own (a stack learned at a
+/// shared `read()` call site): the syscall and fd kind decide.
+#[test]
+fn disk_stack_on_an_interruptible_wait_yields_to_the_fd() {
+    let syms = crate::analyze::kallsyms::parse(
+        "ffffffff81000000 T _text\nffffffff81100000 t folio_wait_bit_common\nffffffff81100400 T filemap_read\n",
+    );
+    let mut trace = Trace {
+        kallsyms: syms,
+        ..Trace::default()
+    };
+    let id = trace
+        .kstacks
+        .intern(&[0xffffffff81100010, 0xffffffff81100410]);
+    let mut c = Cause {
+        state: SwitchState::DiskSleep,
+        kstack: Some(id),
+        syscall_nr: Some(0),
+        fd: Some(5),
+        fd_kind: Some(FdKind::Tty),
+        ..Cause::default()
+    };
+    assert_eq!(classify(&trace, &c).kind, crate::model::WaitKind::Disk);
+    c.state = SwitchState::Sleeping;
+    let got = classify(&trace, &c);
+    assert_eq!(got.kind, crate::model::WaitKind::Terminal, "{got:?}");
+}

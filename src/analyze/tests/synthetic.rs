@@ -318,3 +318,139 @@ fn expired_gil_waits_are_charged_to_the_running_peer() {
     assert!(wait_s(&a, "lock") < 0.01, "{:?}", a.waits);
     assert_eq!(a.recommendations[0].strategy, "process-pool");
 }
+
+fn abs_sleep(periodic: bool) -> crate::model::trace::Cause {
+    crate::model::trace::Cause {
+        abs_time: true,
+        periodic,
+        ..sleep()
+    }
+}
+
+/// A periodic task (absolute deadlines a fixed step apart): its sleeps are
+/// its schedule, nothing to overlap; the first two ticks (before two equal
+/// steps were seen) belong to the same schedule.
+#[test]
+fn sleeps_on_a_fixed_schedule_are_not_overlappable() {
+    let mut b = B::new(100, 1800.0)
+        .process(100, 1, "/usr/bin/ticker")
+        .thread(100, 100, 0.0, 1800.0);
+    for i in 0..18 {
+        let s = i as f64 * 100.0 + 0.1;
+        b = b.off(100, s, s + 99.8, s + 99.9, abs_sleep(i >= 2), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(a.verdict.class, "io-bound");
+    assert_eq!(a.waits[0].kind, "sleep");
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+    assert!(a.recommendations[0].why.contains("fixed schedule"));
+}
+
+/// CPython's time.sleep also sleeps until an absolute deadline (now +
+/// duration), but the deadlines are not a fixed step apart: independent
+/// sleeps, to overlap. One chance pair of equal steps does not make a
+/// schedule.
+#[test]
+fn absolute_sleeps_without_a_period_are_overlappable() {
+    let mut b = B::new(100, 1800.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 1800.0);
+    for i in 0..12 {
+        let s = i as f64 * 150.0 + 0.1;
+        b = b.off(100, s, s + 149.8, s + 149.9, abs_sleep(i == 5), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(
+        a.recommendations[0].strategy, "async",
+        "{:?}",
+        a.recommendations
+    );
+    assert!(a.recommendations[0].estimated_speedup > 5.0);
+}
+
+/// An asyncio loop whose gathered callbacks all block in time.sleep after
+/// one short epoll wait: one epoll wait makes it an event loop.
+#[test]
+fn one_epoll_wait_then_blocking_sleeps_is_flagged() {
+    let epoll = crate::model::trace::Cause {
+        fd: Some(3),
+        ..sys(232)
+    };
+    let mut b = B::new(100, 2000.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 2000.0)
+        .off(100, 100.0, 110.0, 110.1, epoll, None);
+    for i in 0..10 {
+        let s = 120.0 + i as f64 * 180.0;
+        b = b.off(100, s, s + 179.8, s + 179.9, abs_sleep(false), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.id == "blocking-call-in-event-loop"),
+        "{:?}",
+        a.findings
+    );
+}
+
+/// An event loop waiting on eight sockets at once is already overlapped,
+/// even when its wait is cut in pieces (woken by the first answers): none.
+#[test]
+fn epoll_on_many_sockets_is_already_overlapped() {
+    let epoll = |n: u8| crate::model::trace::Cause {
+        fd: Some(3),
+        fd_kind: Some(crate::model::trace::FdKind::TcpSocket),
+        sockets: n,
+        ..sys(232)
+    };
+    let t = B::new(100, 1600.0)
+        .process(100, 1, "/usr/bin/python3")
+        .thread(100, 100, 0.0, 1600.0)
+        .off(100, 50.0, 800.0, 800.1, epoll(8), None)
+        .off(100, 801.0, 1500.0, 1500.1, epoll(8), None)
+        .off(100, 1501.0, 1550.0, 1550.1, epoll(3), None)
+        .done();
+    let a = analyze(&t, 2);
+    assert_eq!(a.verdict.class, "io-bound");
+    assert_eq!(a.waits[0].kind, "network");
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+}
+
+/// An event loop whose code is paged in under someone else's disk load: D
+/// waits outside any syscall are not blocking calls.
+#[test]
+fn page_ins_on_an_event_loop_are_not_blocking_calls() {
+    let epoll = crate::model::trace::Cause {
+        fd: Some(3),
+        ..sys(281)
+    };
+    let fault = crate::model::trace::Cause {
+        state: crate::model::trace::SwitchState::DiskSleep,
+        ..crate::model::trace::Cause::default()
+    };
+    let mut b = B::new(100, 1800.0)
+        .process(100, 1, "/usr/bin/node")
+        .thread(100, 100, 0.0, 1800.0)
+        .off(100, 50.0, 60.0, 60.1, epoll.clone(), None);
+    for i in 0..10 {
+        let s = 100.0 + i as f64 * 40.0;
+        b = b.off(100, s, s + 30.0, s + 30.1, fault.clone(), None);
+    }
+    let a = analyze(&b.off(100, 600.0, 1700.0, 1700.1, epoll, None).done(), 2);
+    assert!(
+        a.findings
+            .iter()
+            .all(|f| f.id != "blocking-call-in-event-loop"),
+        "{:?}",
+        a.findings
+    );
+}

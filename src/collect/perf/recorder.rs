@@ -137,6 +137,31 @@ struct CauseKey {
     fd: Option<i32>,
     fd_kind: Option<FdKind>,
     futex_op: Option<u32>,
+    abs_time: bool,
+    periodic: bool,
+    /// No kernel stack: the syscall read from /proc while the thread was
+    /// still in it, or an epoll wait told by its first argument.
+    nr_seen: Option<i64>,
+    sockets: u8,
+}
+
+const CLOCK_NANOSLEEP: i64 = 230;
+const FUTEX: i64 = 202;
+/// clock_nanosleep's flag for an absolute deadline.
+const TIMER_ABSTIME: u64 = 1;
+/// Two steps between consecutive absolute deadlines are "the same period"
+/// within this: `next += period` gives equal steps to the nanosecond (a
+/// period in floating-point seconds to a few), while deadlines computed
+/// from the current time (now + duration) differ by the microseconds of
+/// jitter in when the thread ran.
+const PERIOD_SLACK_NS: Ns = 10;
+
+/// The last absolute sleep deadlines of a thread (see [`Cause::periodic`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Deadlines {
+    last: Option<Ns>,
+    step: Option<Ns>,
+    periodic: bool,
 }
 
 const POLL: i64 = 7;
@@ -249,6 +274,24 @@ pub trait ProcAccess: Send {
     fn select_set(&mut self, pid: Pid, nfds: u64, addr: u64, now: Ns) -> Option<FdKind>;
     /// The summarized kind of the fds an epoll instance watches.
     fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind>;
+    /// How many sockets an epoll instance watches (after [`Self::epoll_set`]).
+    fn epoll_sockets(&mut self, _pid: Pid, _epfd: i32, _now: Ns) -> u32 {
+        0
+    }
+    /// The syscall `tid` is blocked in now, if its first four arguments are
+    /// `args` (so it is still the same call): from `/proc/PID/task/TID/syscall`.
+    fn blocked_syscall(&mut self, _pid: Pid, _tid: Tid, _args: [u64; 4]) -> Option<i64> {
+        None
+    }
+    /// The kind of a file descriptor now, bypassing any cache (fd numbers
+    /// are reused within a cache's lifetime).
+    fn fd_kind_now(&mut self, pid: Pid, fd: i32, now: Ns) -> Option<FdKind> {
+        self.fd_kind(pid, fd, now)
+    }
+    /// A `struct timespec` at `addr` in the target's memory, in ns.
+    fn timespec(&mut self, _pid: Pid, _addr: u64) -> Option<Ns> {
+        None
+    }
     /// argv and exe of a process that just exec'd.
     fn argv_exe(&mut self, pid: Pid) -> (Option<Vec<String>>, Option<String>);
 }
@@ -265,6 +308,23 @@ impl ProcAccess for crate::collect::procfs::waitset::WaitSets {
     }
     fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind> {
         crate::collect::procfs::waitset::WaitSets::epoll_set(self, pid, epfd, now)
+    }
+    fn epoll_sockets(&mut self, pid: Pid, epfd: i32, now: Ns) -> u32 {
+        crate::collect::procfs::waitset::WaitSets::epoll_sockets(self, pid, epfd, now)
+    }
+    fn timespec(&mut self, pid: Pid, addr: u64) -> Option<Ns> {
+        crate::collect::procfs::waitset::read_timespec(pid, addr)
+    }
+    fn fd_kind_now(&mut self, pid: Pid, fd: i32, _now: Ns) -> Option<FdKind> {
+        crate::collect::procfs::fd_kind(pid, fd)
+    }
+    fn blocked_syscall(&mut self, pid: Pid, tid: Tid, args: [u64; 4]) -> Option<i64> {
+        use crate::collect::procfs::parse;
+        let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).ok()?;
+        match parse::syscall(&text) {
+            parse::SyscallState::InSyscall { nr, args: a } if a[..4] == args => Some(nr),
+            _ => None,
+        }
     }
     fn argv_exe(&mut self, pid: Pid) -> (Option<Vec<String>>, Option<String>) {
         (
@@ -299,6 +359,8 @@ pub struct Recorder {
     exemplars: HashMap<(Tid, CauseId), (Ns, u32)>,
     /// The last fd kind each thread's poll/select/epoll wait resolved to.
     last_wait_set: HashMap<(Tid, i64), FdKind>,
+    /// Per thread: its last absolute sleep deadlines.
+    deadlines: HashMap<Tid, Deadlines>,
     /// Records after this time are not processed (the root was reaped).
     pub horizon: Ns,
     /// The events are CPU-wide: records of every task arrive, and only the
@@ -354,6 +416,7 @@ impl Recorder {
             new_task_cause,
             last_wake: HashMap::new(),
             last_wait_set: HashMap::new(),
+            deadlines: HashMap::new(),
             exemplars: HashMap::new(),
             learned_kstacks: HashMap::new(),
             cause_cache: HashMap::new(),
@@ -660,11 +723,41 @@ impl Recorder {
             fd: None,
             fd_kind: None,
             futex_op: None,
+            abs_time: false,
+            periodic: false,
+            nr_seen: None,
+            sockets: 0,
         };
         let mut timeout = None;
-        if let (Some(k), Some(r)) = (kstack, regs) {
-            let hint = self.hint(k);
-            let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
+        let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
+        if let (None, Some(r), true) = (kstack, regs, blocking) {
+            // No kernel stack yet (the first wait at this syscall site, or
+            // a site the rate-limited stack event never sampled). A wait
+            // that lasts is still in its syscall now (records are handled
+            // about 20 ms after they happen): /proc names it when the
+            // arguments match. A shorter one whose first argument is an
+            // epoll fd is an epoll wait (no other blocking call takes one),
+            // so an event loop's only epoll wait is not lost.
+            let fd = r.di as i64;
+            key.nr_seen = self
+                .proc
+                .blocked_syscall(pid, tid, [r.di, r.si, r.dx, r.r10])
+                .or_else(|| {
+                    ((0..1 << 22).contains(&fd)
+                        && self.proc.fd_kind_now(pid, fd as i32, time) == Some(FdKind::Epoll))
+                    .then_some(EPOLL_WAIT)
+                });
+        }
+        let hint = match (kstack, key.nr_seen) {
+            (Some(k), _) => Some(self.hint(k)),
+            (None, Some(nr)) => Some(HintBits {
+                nr: Some(nr),
+                fd_arg: crate::model::syscalls::fd_first(nr),
+                futex: nr == FUTEX,
+            }),
+            _ => None,
+        };
+        if let (Some(hint), Some(r)) = (hint, regs) {
             if hint.fd_arg && (0..1 << 22).contains(&(r.di as i64)) {
                 key.fd = Some(r.di as i32);
                 if blocking {
@@ -673,6 +766,10 @@ impl Recorder {
             }
             if hint.futex {
                 key.futex_op = Some(r.si as u32);
+            }
+            if hint.nr == Some(CLOCK_NANOSLEEP) && r.si & TIMER_ABSTIME != 0 {
+                key.abs_time = true;
+                key.periodic = blocking && self.periodic_deadline(pid, tid, r.dx);
             }
             if blocking {
                 timeout = self.wait_set(pid, time, &r, hint.nr, &mut key);
@@ -684,7 +781,15 @@ impl Recorder {
         }
         // First time this combination is seen: build the cause (with its
         // strings) once.
-        let hint = kstack.and_then(|k| self.hints.get(k as usize).cloned().flatten());
+        let mut hint = kstack.and_then(|k| self.hints.get(k as usize).cloned().flatten());
+        if let Some(nr) = key.nr_seen {
+            hint = Some(SyscallHint {
+                name: crate::model::syscalls::name(nr).map(String::from),
+                nr: Some(nr),
+                fd_arg: false,
+                futex: false,
+            });
+        }
         let cause = Cause {
             state,
             kstack,
@@ -693,6 +798,9 @@ impl Recorder {
             fd: key.fd,
             fd_kind: key.fd_kind,
             futex_op: key.futex_op,
+            abs_time: key.abs_time,
+            periodic: key.periodic,
+            sockets: key.sockets,
             ..Cause::default()
         };
         let id = self.trace.causes.intern(cause);
@@ -757,6 +865,29 @@ impl Recorder {
         }
     }
 
+    /// Whether an absolute sleep's deadline (the timespec at `addr`) is the
+    /// same step after the thread's previous deadline as that one was after
+    /// its predecessor (see [`Cause::periodic`]). The same deadline again
+    /// (this switch's cause rebuilt, or a sleep restarted after a signal)
+    /// keeps the previous answer.
+    fn periodic_deadline(&mut self, pid: Pid, tid: Tid, addr: u64) -> bool {
+        let Some(d) = self.proc.timespec(pid, addr) else {
+            return false;
+        };
+        let e = self.deadlines.entry(tid).or_default();
+        match e.last {
+            Some(last) if last == d => return e.periodic,
+            Some(last) if d > last => {
+                let step = d - last;
+                e.periodic = e.step.is_some_and(|s| s.abs_diff(step) <= PERIOD_SLACK_NS);
+                e.step = Some(step);
+            }
+            _ => *e = Deadlines::default(),
+        }
+        e.last = Some(d);
+        e.periodic
+    }
+
     /// A poll set is read from the target's memory after the fact; when the
     /// thread has already moved on, the set cannot be read. Such a wait takes
     /// the kind the same thread's previous wait in the same call had.
@@ -812,6 +943,7 @@ impl Recorder {
                 let epfd = r.di as i32;
                 key.fd = Some(epfd);
                 key.fd_kind = self.proc.epoll_set(pid, epfd, time);
+                key.sockets = self.proc.epoll_sockets(pid, epfd, time).min(255) as u8;
                 if nr == Some(EPOLL_PWAIT2) {
                     None
                 } else {

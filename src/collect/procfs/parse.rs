@@ -231,6 +231,9 @@ pub fn fd_arg(nr: i64) -> bool {
 
 /// x86_64 futex(2).
 pub const SYS_FUTEX: i64 = 202;
+pub const SYS_CLOCK_NANOSLEEP: i64 = 230;
+/// clock_nanosleep's flag (second argument) for an absolute deadline.
+pub const TIMER_ABSTIME: u64 = 1;
 
 /// Split a `cmdline` (NUL-separated, NUL-terminated) into arguments.
 pub fn cmdline(raw: &[u8]) -> Vec<String> {

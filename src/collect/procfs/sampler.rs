@@ -503,6 +503,8 @@ impl Sampler {
             cause.syscall_nr = Some(nr);
             if nr == parse::SYS_FUTEX {
                 cause.futex_op = Some(args[1] as u32);
+            } else if nr == parse::SYS_CLOCK_NANOSLEEP {
+                cause.abs_time = args[1] & parse::TIMER_ABSTIME != 0;
             } else if parse::fd_arg(nr) {
                 let fd = args[0] as i32;
                 cause.fd = Some(fd);

@@ -62,10 +62,15 @@ pub fn summarize(kinds: &[FdKind]) -> Option<FdKind> {
 #[derive(Debug, Default)]
 pub struct WaitSets {
     fds: FdKindCache,
-    epoll: HashMap<(Pid, i32), (Option<FdKind>, Ns)>,
+    epoll: HashMap<(Pid, i32), (Option<FdKind>, u32, Ns)>,
 }
 
-const EPOLL_TTL_NS: Ns = 500_000_000;
+/// An epoll set is re-read after this: an event loop adds and removes fds
+/// all the time (asyncio registers each new connection), and a set cached
+/// from before its connections were added made eight requests in flight
+/// look like a wait on the loop's self-pipe. A busy loop re-reads its set
+/// at most 20 times a second.
+const EPOLL_TTL_NS: Ns = 50_000_000;
 
 impl WaitSets {
     pub fn new() -> Self {
@@ -109,23 +114,54 @@ impl WaitSets {
 
     /// The summarized kind of the fds an epoll instance watches.
     pub fn epoll_set(&mut self, pid: Pid, epfd: i32, now: Ns) -> Option<FdKind> {
-        if let Some(&(kind, at)) = self.epoll.get(&(pid, epfd)) {
+        self.epoll_entry(pid, epfd, now).0
+    }
+
+    /// How many sockets (TCP, UDP, or of unknown protocol: the outside
+    /// connections, not a Unix self-pipe) an epoll instance watches.
+    pub fn epoll_sockets(&mut self, pid: Pid, epfd: i32, now: Ns) -> u32 {
+        self.epoll_entry(pid, epfd, now).1
+    }
+
+    fn epoll_entry(&mut self, pid: Pid, epfd: i32, now: Ns) -> (Option<FdKind>, u32) {
+        if let Some(&(kind, n, at)) = self.epoll.get(&(pid, epfd)) {
             if now.saturating_sub(at) < EPOLL_TTL_NS {
-                return kind;
+                return (kind, n);
             }
         }
         let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{epfd}")).ok();
-        let kind = text.and_then(|t| {
-            let kinds: Vec<FdKind> = parse_epoll_fdinfo(&t)
-                .into_iter()
-                .take(MAX_FDS)
-                .filter_map(|fd| self.fds.get(pid, fd, now))
-                .collect();
-            summarize(&kinds)
-        });
-        self.epoll.insert((pid, epfd), (kind, now));
-        kind
+        let kinds: Vec<FdKind> = text
+            .map(|t| {
+                parse_epoll_fdinfo(&t)
+                    .into_iter()
+                    .take(MAX_FDS)
+                    .filter_map(|fd| self.fds.get(pid, fd, now))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let kind = summarize(&kinds);
+        let n = kinds
+            .iter()
+            .filter(|k| matches!(k, FdKind::TcpSocket | FdKind::UdpSocket | FdKind::Socket))
+            .count() as u32;
+        self.epoll.insert((pid, epfd), (kind, n, now));
+        (kind, n)
     }
+}
+
+/// A `struct timespec` (tv_sec, tv_nsec as two i64) at `addr` in `pid`'s
+/// memory, in ns; `None` when unreadable or not a valid timespec.
+pub fn read_timespec(pid: Pid, addr: u64) -> Option<Ns> {
+    if addr == 0 {
+        return None;
+    }
+    let b = read_memory(pid, addr, 16)?;
+    let sec = i64::from_ne_bytes(b[0..8].try_into().ok()?);
+    let nsec = i64::from_ne_bytes(b[8..16].try_into().ok()?);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return None;
+    }
+    Some((sec as Ns).checked_mul(1_000_000_000)? + nsec as Ns)
 }
 
 /// Read `len` bytes at `addr` in `pid`'s memory.
@@ -202,6 +238,7 @@ mod tests {
             0
         );
         assert_eq!(w.epoll_set(pid, ep, 1), Some(FdKind::TcpSocket));
+        assert_eq!(w.epoll_sockets(pid, ep, 1), 1);
         unsafe { libc::close(ep) };
     }
 }
