@@ -224,12 +224,14 @@ fn open_cpu_clock(
         .sample_regs_user(recorder::SAMPLE_REGS_MASK)
         .sample_stack_user(SAMPLE_STACK_BYTES)
         .wakeup_watermark(bytes / 8);
+    // Switch-ins come from context-switch records in both scopes. CPU-wide,
+    // sched_switch's next_pid says it too, but on this kind of kernel the
+    // tracepoint does not fire for a switch from the idle task, which is how
+    // most switch-ins after a wait happen.
+    b.context_switch(true);
     if scope == Scope::Cpu {
-        // Switches come from the CPU-wide sched_switch tracepoint (both the
-        // task switched out and the one switched in); idle is not sampled.
+        // Idle is not sampled.
         b.exclude_idle(true);
-    } else {
-        b.context_switch(true);
     }
     b.attrs_mut().sample_type = CPU_CLOCK_SAMPLE;
     let counter = b.build()?;

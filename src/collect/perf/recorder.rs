@@ -294,6 +294,10 @@ pub trait ProcAccess: Send {
     }
     /// argv and exe of a process that just exec'd.
     fn argv_exe(&mut self, pid: Pid) -> (Option<Vec<String>>, Option<String>);
+    /// Whether `pid` is a kernel thread (kworker, jbd2, ksoftirqd...).
+    fn is_kernel_thread(&mut self, _pid: Pid) -> bool {
+        false
+    }
 }
 
 impl ProcAccess for crate::collect::procfs::waitset::WaitSets {
@@ -332,6 +336,9 @@ impl ProcAccess for crate::collect::procfs::waitset::WaitSets {
             crate::collect::procfs::read_exe(pid),
         )
     }
+    fn is_kernel_thread(&mut self, pid: Pid) -> bool {
+        crate::collect::procfs::is_kernel_thread(pid)
+    }
 }
 
 pub struct Recorder {
@@ -369,6 +376,11 @@ pub struct Recorder {
     pub cpu_wide: bool,
     /// CPU-wide: the root has exec'd, records count from here.
     armed: bool,
+    /// wallprof's own pid (its threads are not the program's contention).
+    own_pid: Pid,
+    /// Whether each pid seen switching out for a thread of ours is a kernel
+    /// thread.
+    kernel_threads: HashMap<Pid, bool>,
     /// Where to send each newly mapped executable file, to be read ahead
     /// for symbolization.
     pub warmer: Option<crate::stacks::service::Warmer>,
@@ -425,6 +437,8 @@ impl Recorder {
             horizon: Ns::MAX,
             cpu_wide: false,
             armed: false,
+            own_pid: std::process::id() as Pid,
+            kernel_threads: HashMap::new(),
             warmer: None,
         }
     }
@@ -450,7 +464,18 @@ impl Recorder {
                 EventKind::SchedWaking => self.on_waking(s),
                 EventKind::SwitchDetail => self.on_switch_detail(s),
             },
-            Rec::Switch { out, preempt, id } => {
+            Rec::Switch {
+                out, id, other_pid, ..
+            } if self.cpu_wide => {
+                // Switch-outs come from the tracepoint, with their state.
+                if !out {
+                    let not_contention = self.not_contention(other_pid);
+                    self.switch_in_cpu_wide(id.pid, id.tid, id.time, not_contention);
+                }
+            }
+            Rec::Switch {
+                out, preempt, id, ..
+            } => {
                 if out {
                     self.on_switch_out_record(id.pid, id.tid, id.time, preempt)
                 } else {
@@ -534,12 +559,15 @@ impl Recorder {
             },
             Rec::Fork { pid, ppid, .. } => self.ours(pid) || self.ours(ppid),
             Rec::Exit { pid, .. } | Rec::Comm { pid, .. } | Rec::Mmap { pid, .. } => self.ours(pid),
-            Rec::Switch { .. } | Rec::Other { .. } => false,
+            Rec::Switch { id, .. } => self.ours(id.pid),
+            Rec::Other { .. } => false,
             Rec::Lost { .. } => true,
         }
     }
 
-    /// CPU-wide: the task a sched_switch switches in, when it is ours.
+    /// CPU-wide: the task a sched_switch switches in, when it is ours (the
+    /// context-switch record of the same switch, when it comes, is then a
+    /// no-op; it is the only evidence for a switch from the idle task).
     fn switch_in_of_next(&mut self, s: &Sample<'_>) {
         let (Some(f), Some(raw)) = (self.fields, s.raw) else {
             return;
@@ -552,7 +580,42 @@ impl Recorder {
             return;
         }
         let pid = self.trace.threads[&next].pid;
-        self.on_switch_in(pid, next, s.time);
+        let not_contention = self.not_contention(s.pid);
+        self.switch_in_cpu_wide(pid, next, s.time, not_contention);
+    }
+
+    /// Whether the CPU running `pid` until a thread of ours got it is not
+    /// contention: the idle task, wallprof itself, or a kernel thread (the
+    /// kernel finishing I/O on the thread's behalf: a journal commit, a
+    /// completion). Kernel threads are looked up once per pid.
+    fn not_contention(&mut self, pid: Pid) -> bool {
+        if pid == 0 || pid == self.own_pid {
+            return true;
+        }
+        if let Some(&k) = self.kernel_threads.get(&pid) {
+            return k;
+        }
+        let k = self.proc.is_kernel_thread(pid);
+        self.kernel_threads.insert(pid, k);
+        k
+    }
+
+    /// CPU-wide: a switch-in from a context-switch record. When the CPU ran
+    /// the idle task until then, the time since the wakeup was not spent
+    /// waiting for a CPU but getting an idle one going (in a VM, waking a
+    /// halted vCPU): it stays part of the wait, as per task, where such
+    /// wakeups are not seen at all, instead of counting as contention. The
+    /// same when the CPU ran one of wallprof's own threads (the profiler's
+    /// cost, not contention in the program) or a kernel thread.
+    fn switch_in_cpu_wide(&mut self, pid: Pid, tid: Tid, t: Ns, from_idle: bool) {
+        if from_idle {
+            if let Some(p) = self.live.get_mut(&tid).and_then(|l| l.pending.as_mut()) {
+                if p.wake.is_some() && !p.inferred_wake {
+                    p.wake = Some(t);
+                }
+            }
+        }
+        self.on_switch_in(pid, tid, t);
     }
 
     /// Count a record that could not be parsed as lost.
@@ -657,6 +720,7 @@ impl Recorder {
         let Some(f) = self.fields else { return };
         let Some(raw) = s.raw else { return };
         let prev = read_int(raw, f.switch_prev_pid).unwrap_or(-1) as Tid;
+
         if prev != s.tid || s.tid <= 0 {
             return;
         }
@@ -1047,6 +1111,9 @@ impl Recorder {
             return;
         }
         let live = self.thread(pid, tid, t);
+        if live.pending.is_none() && live.on_since.is_some() {
+            return; // already running: this switch-in was seen another way
+        }
         let pending = live.pending.take();
         live.on_since = Some(t);
         if let Some(mut p) = pending {

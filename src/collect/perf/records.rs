@@ -19,6 +19,9 @@ pub const RECORD_FORK: u32 = 7;
 pub const RECORD_SAMPLE: u32 = 9;
 pub const RECORD_MMAP2: u32 = 10;
 pub const RECORD_SWITCH: u32 = 14;
+/// A switch seen by a CPU-wide event: the sample id is the task switched in
+/// (or out), the body the other task; wallprof only needs the former.
+pub const RECORD_SWITCH_CPU_WIDE: u32 = 15;
 pub const RECORD_LOST_SAMPLES: u32 = 13;
 
 pub const MISC_CPUMODE_MASK: u16 = 0x7;
@@ -188,6 +191,10 @@ pub enum Rec<'a> {
         out: bool,
         preempt: bool,
         id: SampleId,
+        /// CPU-wide records: the other task of the switch (the one switched
+        /// out, for a switch-in), pid and tid; -1 for per-task records.
+        other_pid: i32,
+        other_tid: i32,
     },
     Lost {
         lost: u64,
@@ -361,12 +368,19 @@ pub fn parse<'a>(rec: &'a [u8], layout: &Layout) -> Result<Rec<'a>, ParseError> 
                 time: sid.time,
             })
         }
-        RECORD_SWITCH => {
+        RECORD_SWITCH | RECORD_SWITCH_CPU_WIDE => {
             let id = parse_trailer(rec)?;
+            let (other_pid, other_tid) = if ty == RECORD_SWITCH_CPU_WIDE {
+                (c.u32()? as i32, c.u32()? as i32)
+            } else {
+                (-1, -1)
+            };
             Ok(Rec::Switch {
                 out: misc & MISC_SWITCH_OUT != 0,
                 preempt: misc & MISC_SWITCH_OUT_PREEMPT != 0,
                 id,
+                other_pid,
+                other_tid,
             })
         }
         RECORD_LOST => {
@@ -545,9 +559,36 @@ mod tests {
                     time: 77,
                     cpu: 1,
                     id: 11
-                }
+                },
+                other_pid: -1,
+                other_tid: -1,
             }
         );
+    }
+
+    /// A CPU-wide switch-in: the sample id is the task switched in, the body
+    /// the task switched out (here the idle task).
+    #[test]
+    fn parses_cpu_wide_switch_in_with_the_other_task() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&0u32.to_ne_bytes());
+        body.extend_from_slice(&0u32.to_ne_bytes());
+        body.extend(trailer(9, 9, 78, 0, 11));
+        let r = parse(&header(RECORD_SWITCH_CPU_WIDE, 0, &body), &layout()).unwrap();
+        assert!(matches!(
+            r,
+            Rec::Switch {
+                out: false,
+                id: SampleId {
+                    tid: 9,
+                    time: 78,
+                    ..
+                },
+                other_pid: 0,
+                other_tid: 0,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -46,6 +46,24 @@ impl ProcReader {
 
 /// `/proc/PID/cmdline` split into arguments; `None` when unreadable or empty
 /// (a zombie or a kernel thread).
+/// Whether `pid` is a kernel thread: PF_KTHREAD in the flags of
+/// `/proc/PID/stat` (field 9). A process gone or unreadable is not.
+pub fn is_kernel_thread(pid: i32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The name (field 2) is in parentheses and may hold spaces.
+    let Some(rest) = text.rfind(')').map(|i| &text[i + 1..]) else {
+        return false;
+    };
+    // After the name: state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
+    rest.split_whitespace()
+        .nth(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
+}
+
 pub fn read_cmdline(pid: i32) -> Option<Vec<String>> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let argv = parse::cmdline(&raw);
