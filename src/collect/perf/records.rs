@@ -574,7 +574,8 @@ mod tests {
         body.extend_from_slice(&0u32.to_ne_bytes());
         body.extend_from_slice(&0u32.to_ne_bytes());
         body.extend(trailer(9, 9, 78, 0, 11));
-        let r = parse(&header(RECORD_SWITCH_CPU_WIDE, 0, &body), &layout()).unwrap();
+        let rec = header(RECORD_SWITCH_CPU_WIDE, 0, &body);
+        let r = parse(&rec, &layout()).unwrap();
         assert!(matches!(
             r,
             Rec::Switch {
