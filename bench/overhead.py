@@ -214,10 +214,9 @@ def tools(wallprof, with_others, per_task):
     notes = []
     ts = [("wallprof", lambda argv, d: [wallprof, "run", "--quiet", "-o", d, "--"] + argv)]
     if per_task:
-        # What an unprivileged user gets: events on the target's tasks
-        # instead of CPU-wide ones (docs/collectors.md).
-        ts.append(("wallprof per-task", lambda argv, d: [wallprof, "run", "--quiet", "--perf-scope",
-                                                         "task", "-o", d, "--"] + argv))
+        # CPU-wide events (docs/collectors.md), cheaper per context switch.
+        ts.append(("wallprof cpu-wide", lambda argv, d: [wallprof, "run", "--quiet", "--perf-scope",
+                                                         "cpu", "-o", d, "--"] + argv))
     if with_others:
         perf, note = perf_available()
         if perf:
@@ -354,8 +353,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="2 pairs of ~1 s runs: a smoke test")
     ap.add_argument("--only", nargs="*", help="workload names to run")
     ap.add_argument("--no-others", action="store_true", help="skip perf and py-spy")
-    ap.add_argument("--no-per-task", action="store_true",
-                    help="skip the wallprof --perf-scope task row (an unprivileged user's setting)")
+    ap.add_argument("--no-cpu-wide", dest="no_per_task", action="store_true",
+                    help="skip the wallprof --perf-scope cpu row")
     ap.add_argument("--wallprof", help="use this wallprof binary instead of building one")
     ap.add_argument("--results", default=os.path.join(BENCH, "results"), help="raw JSON directory")
     args = ap.parse_args()

@@ -55,11 +55,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", default_value = "node", value_parser = parse_jit)]
     pub jit_maps: wallprof::collect::jit::JitMaps,
 
-    /// Which tasks the perf events watch: `auto` opens CPU-wide events where
-    /// permitted (root, CAP_PERFMON or perf_event_paranoid <= 0; the cheapest
-    /// per context switch) and keeps only the target's process tree; `task`
-    /// always follows the target's own tasks (what an unprivileged run gets).
-    #[arg(long, value_name = "SCOPE", default_value = "auto", value_parser = parse_scope)]
+    /// Which tasks the perf events watch: `task` (the default) follows the
+    /// target's own tasks; `cpu` opens CPU-wide events where permitted (root,
+    /// CAP_PERFMON or perf_event_paranoid <= 0), keeps only the target's
+    /// process tree, and costs much less per context switch; it falls back to
+    /// `task` elsewhere.
+    #[arg(long, value_name = "SCOPE", default_value = "task", value_parser = parse_scope)]
     pub perf_scope: wallprof::collect::perf::Scope,
 
     /// The command to profile, and its arguments.
@@ -87,8 +88,8 @@ fn parse_jit(s: &str) -> Result<wallprof::collect::jit::JitMaps, String> {
 fn parse_scope(s: &str) -> Result<wallprof::collect::perf::Scope, String> {
     use wallprof::collect::perf::Scope;
     match s {
-        "auto" => Ok(Scope::Auto),
+        "cpu" => Ok(Scope::Auto),
         "task" => Ok(Scope::Task),
-        _ => Err(format!("{s:?} is not a scope: use auto or task")),
+        _ => Err(format!("{s:?} is not a scope: use task or cpu")),
     }
 }

@@ -49,7 +49,7 @@ impl RunConfig {
             proc_interval: Duration::from_millis(100),
             proc_only_interval: Duration::from_millis(10),
             jit: collect::jit::JitMaps::default(),
-            perf_scope: perf::Scope::Auto,
+            perf_scope: perf::Scope::Task,
         }
     }
 }

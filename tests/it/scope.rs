@@ -1,7 +1,7 @@
-//! Which tasks the perf events watch. As root wallprof opens CPU-wide events
-//! (cheaper per context switch) and keeps only the target's process tree;
-//! `--perf-scope task` (what an unprivileged run gets) follows the target's
-//! own tasks. Both must describe the same program the same way, and nothing
+//! Which tasks the perf events watch. With `--perf-scope cpu` (where
+//! permitted) wallprof opens CPU-wide events (cheaper per context switch) and
+//! keeps only the target's process tree; `task`, the default and what an
+//! unprivileged run gets, follows the target's own tasks. Both must describe the same program the same way, and nothing
 //! else running on the machine may leak into the profile.
 
 use crate::harness::*;
@@ -32,7 +32,7 @@ fn cpu_wide_events_keep_only_the_target_tree() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the bystander");
-    let r = wallprof_run(&[], &["sh", "-c", "sleep 0.5; true"]);
+    let r = wallprof_run(&["--perf-scope", "cpu"], &["sh", "-c", "sleep 0.5; true"]);
     let _ = bystander.kill();
     let _ = bystander.wait();
     assert_eq!(r.code(), Some(0), "{}", r.stderr);
@@ -82,7 +82,7 @@ fn per_task_and_cpu_wide_scopes_agree() {
     let bin = c_workload("pingpong");
     let argv = [s(&bin), "-n", "3000"];
     let task = wallprof_run(&["--perf-scope", "task"], &argv);
-    let auto = wallprof_run(&[], &argv);
+    let auto = wallprof_run(&["--perf-scope", "cpu"], &argv);
     for r in [&task, &auto] {
         assert_eq!(r.code(), Some(0), "{}", r.stderr);
         // Each side of the ping-pong blocks once per round trip.
@@ -137,7 +137,8 @@ fn a_busy_machine_does_not_hold_up_the_report() {
                 .expect("start a bystander")
         })
         .collect();
-    let r = wallprof_run(&[], &["sleep", "1"]);
+    // CPU-wide where permitted: the bystanders' records reach wallprof too.
+    let r = wallprof_run(&["--perf-scope", "cpu"], &["sleep", "1"]);
     for b in &mut bystanders {
         let _ = b.kill();
         let _ = b.wait();

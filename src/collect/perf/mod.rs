@@ -46,13 +46,14 @@ use crate::model::trace::{CollectorState, CollectorStatus, Ns, Pid, Trace};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Scope {
     /// CPU-wide where permitted, else per task.
-    #[default]
     Auto,
     /// CPU-wide events (every task on each CPU; the recorder keeps the
     /// target's tree). Needs CAP_PERFMON, root or `perf_event_paranoid` <= 0.
     Cpu,
     /// Events on the target's tasks, inherited by every thread and process it
-    /// starts.
+    /// starts. The default: see docs/performance.md for why CPU-wide events,
+    /// cheaper per context switch, are not the default yet.
+    #[default]
     Task,
 }
 
@@ -72,7 +73,7 @@ impl Default for PerfConfig {
         PerfConfig {
             freq: 999,
             buffer_bytes: 8 << 20,
-            scope: Scope::Auto,
+            scope: Scope::Task,
         }
     }
 }
