@@ -19,7 +19,8 @@ fn is_root() -> bool {
 }
 
 /// A CPU-bound process outside the tree runs the whole time; the profile of
-/// a sleeping shell must not contain it, nor its CPU time or samples.
+/// a shell running sleeps must not contain it, nor its CPU time or samples,
+/// and the shell's own waits must not turn into CPU time.
 #[test]
 fn cpu_wide_events_keep_only_the_target_tree() {
     if !is_root() {
@@ -32,7 +33,17 @@ fn cpu_wide_events_keep_only_the_target_tree() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the bystander");
-    let r = wallprof_run(&["--perf-scope", "cpu"], &["sh", "-c", "sleep 0.5; true"]);
+    // Ten waits in a row: a switch-in missed after one of them (the
+    // tracepoint does not fire for a switch from the idle task) would show
+    // as CPU time of the shell.
+    let r = wallprof_run(
+        &["--perf-scope", "cpu"],
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.05; done",
+        ],
+    );
     let _ = bystander.kill();
     let _ = bystander.wait();
     assert_eq!(r.code(), Some(0), "{}", r.stderr);
@@ -75,10 +86,10 @@ fn cpu_wide_events_keep_only_the_target_tree() {
     assert_eq!(top_wait(p).as_deref(), Some("sleep"), "{}", r.context());
 }
 
-/// The same program under both scopes: the same waits found, the same
-/// verdict, and the per-task run says why it is not CPU-wide.
+/// The same program under both scopes: the same waits found, and the
+/// per-task run is not CPU-wide.
 #[test]
-fn per_task_and_cpu_wide_scopes_agree() {
+fn per_task_and_cpu_wide_scopes_see_the_same_waits() {
     let bin = c_workload("pingpong");
     let argv = [s(&bin), "-n", "3000"];
     let task = wallprof_run(&["--perf-scope", "task"], &argv);
@@ -111,13 +122,9 @@ fn per_task_and_cpu_wide_scopes_agree() {
             auto.context()
         );
     }
-    assert_eq!(
-        task.p()["verdict"]["class"],
-        auto.p()["verdict"]["class"],
-        "task:\n{}\nauto:\n{}",
-        task.context(),
-        auto.context()
-    );
+    // The verdicts may differ: CPU-wide, the wake-up latency of an idle CPU
+    // stays part of the wait; per task it is seen as waiting for a CPU
+    // (docs/collectors.md).
 }
 
 /// wallprof reads the target's files for symbolization at idle priority
