@@ -88,7 +88,7 @@ fn parse_jit(s: &str) -> Result<wallprof::collect::jit::JitMaps, String> {
 fn parse_scope(s: &str) -> Result<wallprof::collect::perf::Scope, String> {
     use wallprof::collect::perf::Scope;
     match s {
-        "cpu" => Ok(Scope::Auto),
+        "cpu" => Ok(Scope::Cpu),
         "task" => Ok(Scope::Task),
         _ => Err(format!("{s:?} is not a scope: use task or cpu")),
     }

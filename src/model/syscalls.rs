@@ -60,6 +60,20 @@ const TABLE: &[(i64, &str, bool)] = &[
     (449, "futex_waitv", false),
 ];
 
+/// Numbers the collectors match on (in `match` arms, hence constants); the
+/// test below checks each against the table.
+pub mod nr {
+    pub const POLL: i64 = 7;
+    pub const SELECT: i64 = 23;
+    pub const FUTEX: i64 = 202;
+    pub const CLOCK_NANOSLEEP: i64 = 230;
+    pub const EPOLL_WAIT: i64 = 232;
+    pub const PSELECT6: i64 = 270;
+    pub const PPOLL: i64 = 271;
+    pub const EPOLL_PWAIT: i64 = 281;
+    pub const EPOLL_PWAIT2: i64 = 441;
+}
+
 /// The name of syscall `nr`.
 pub fn name(nr: i64) -> Option<&'static str> {
     TABLE.iter().find(|e| e.0 == nr).map(|e| e.1)
@@ -78,6 +92,23 @@ pub fn fd_first(nr: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_numbers_match_the_table() {
+        for (n, want) in [
+            (nr::POLL, "poll"),
+            (nr::SELECT, "select"),
+            (nr::FUTEX, "futex"),
+            (nr::CLOCK_NANOSLEEP, "clock_nanosleep"),
+            (nr::EPOLL_WAIT, "epoll_wait"),
+            (nr::PSELECT6, "pselect6"),
+            (nr::PPOLL, "ppoll"),
+            (nr::EPOLL_PWAIT, "epoll_pwait"),
+            (nr::EPOLL_PWAIT2, "epoll_pwait2"),
+        ] {
+            assert_eq!(name(n), Some(want), "syscall {n}");
+        }
+    }
 
     #[test]
     fn lookups_agree() {

@@ -18,8 +18,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{Input, Symbolizer};
@@ -33,13 +32,12 @@ enum Msg {
 
 /// The handle the rest of wallprof talks to.
 pub struct SymbolService {
-    tx: Mutex<Sender<Msg>>,
+    tx: Sender<Msg>,
     /// Set when the final request is sent: files still queued to be read
     /// ahead are skipped (what is needed is read on demand).
     done: Arc<AtomicBool>,
     /// The service thread's tid, once it runs at idle priority (0 before).
     idle_tid: Arc<AtomicI32>,
-    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A cheap, cloneable sender of files to read ahead.
@@ -62,20 +60,17 @@ impl SymbolService {
         let done = Arc::new(AtomicBool::new(false));
         let idle_tid = Arc::new(AtomicI32::new(0));
         let (done2, tid2) = (done.clone(), idle_tid.clone());
-        let thread = std::thread::Builder::new()
+        // Detached: it ends after answering the final request, or when every
+        // sender is gone.
+        std::thread::Builder::new()
             .name("wallprof-symbols".into())
             .spawn(move || serve(rx, debug_info, &done2, &tid2))
             .ok()?;
-        Some(SymbolService {
-            tx: Mutex::new(tx),
-            done,
-            idle_tid,
-            thread: Mutex::new(Some(thread)),
-        })
+        Some(SymbolService { tx, done, idle_tid })
     }
 
     pub fn warmer(&self) -> Warmer {
-        Warmer(self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        Warmer(self.tx.clone())
     }
 
     /// Symbolize `files` (path, offsets wanted) on the service thread.
@@ -94,20 +89,8 @@ impl SymbolService {
         if tid > 0 {
             set_policy_of(tid, libc::SCHED_OTHER);
         }
-        self.tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(Msg::Resolve(files, debug_info, back))
-            .ok()?;
+        self.tx.send(Msg::Resolve(files, debug_info, back)).ok()?;
         answer.recv().ok()
-    }
-}
-
-impl Drop for SymbolService {
-    fn drop(&mut self) {
-        // Dropping the last sender ends the thread's loop; warmers held
-        // elsewhere are clones of it, so the thread is not joined here.
-        let _ = self.thread.lock().map(|mut t| t.take());
     }
 }
 

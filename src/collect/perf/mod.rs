@@ -45,10 +45,9 @@ use crate::model::trace::{CollectorState, CollectorStatus, Ns, Pid, Trace};
 /// Which tasks the sampling and scheduler events watch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Scope {
-    /// CPU-wide where permitted, else per task.
-    Auto,
     /// CPU-wide events (every task on each CPU; the recorder keeps the
-    /// target's tree). Needs CAP_PERFMON, root or `perf_event_paranoid` <= 0.
+    /// target's tree). Needs CAP_PERFMON, root or `perf_event_paranoid` <= 0;
+    /// asked for and refused, the events are opened per task.
     Cpu,
     /// Events on the target's tasks, inherited by every thread and process it
     /// starts. The default: see docs/performance.md for why CPU-wide events,
@@ -335,7 +334,6 @@ fn find_tracepoints() -> Result<Tracepoints, String> {
         waking_id: wk.id,
         fields: RawFields {
             switch_prev_pid: need(&sw, "prev_pid")?,
-            switch_next_pid: sw.field("next_pid"),
             switch_prev_state: need(&sw, "prev_state")?,
             waking_pid: need(&wk, "pid")?,
             common_flags: need(&sw, "common_flags")?,
@@ -485,15 +483,12 @@ pub fn open(
     let mounted_by_us = tp.as_ref().is_ok_and(|t| t.mounted_by_us);
     let mut opened = None;
     let mut cpu_wide_refused = None;
-    if cfg.scope != Scope::Task {
+    if cfg.scope == Scope::Cpu {
         match &tp {
-            Ok(t) if t.fields.switch_next_pid.is_some() => {
-                match open_scope(target.pid, cfg, &cpus, Scope::Cpu, Some(t)) {
-                    Ok(o) => opened = Some((o, Scope::Cpu)),
-                    Err(e) => cpu_wide_refused = Some(e),
-                }
-            }
-            Ok(_) => cpu_wide_refused = Some("sched_switch has no next_pid field".into()),
+            Ok(t) => match open_scope(target.pid, cfg, &cpus, Scope::Cpu, Some(t)) {
+                Ok(o) => opened = Some((o, Scope::Cpu)),
+                Err(e) => cpu_wide_refused = Some(e),
+            },
             Err(e) => cpu_wide_refused = Some(e.clone()),
         }
     }

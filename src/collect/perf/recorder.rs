@@ -21,6 +21,9 @@ use std::collections::HashMap;
 
 use super::records::{EventKind, Rec, Sample, MISC_CPUMODE_MASK, MISC_KERNEL, MISC_USER};
 use super::tracefs::{read_int, Field};
+use crate::model::syscalls::nr::{
+    CLOCK_NANOSLEEP, EPOLL_PWAIT, EPOLL_PWAIT2, EPOLL_WAIT, FUTEX, POLL, PPOLL, PSELECT6, SELECT,
+};
 use crate::model::trace::{
     Cause, CauseId, FdKind, Fidelity, Mapping, Ns, Pid, ProcessTrace, SwitchState, ThreadTrace,
     Tid, Trace,
@@ -30,8 +33,6 @@ use crate::model::trace::{
 #[derive(Clone, Copy, Debug)]
 pub struct RawFields {
     pub switch_prev_pid: Field,
-    /// Needed for CPU-wide events, where switch-ins come from sched_switch.
-    pub switch_next_pid: Option<Field>,
     pub switch_prev_state: Field,
     pub waking_pid: Field,
     pub common_flags: Field,
@@ -145,8 +146,6 @@ struct CauseKey {
     sockets: u8,
 }
 
-const CLOCK_NANOSLEEP: i64 = 230;
-const FUTEX: i64 = 202;
 /// clock_nanosleep's flag for an absolute deadline.
 const TIMER_ABSTIME: u64 = 1;
 /// Two steps between consecutive absolute deadlines are "the same period"
@@ -163,14 +162,6 @@ struct Deadlines {
     step: Option<Ns>,
     periodic: bool,
 }
-
-const POLL: i64 = 7;
-const SELECT: i64 = 23;
-const PSELECT6: i64 = 270;
-const PPOLL: i64 = 271;
-const EPOLL_WAIT: i64 = 232;
-const EPOLL_PWAIT: i64 = 281;
-const EPOLL_PWAIT2: i64 = 441;
 
 /// Derive the syscall from kernel function names (leaf first): the frame
 /// called by `do_syscall_64` (through `x64_sys_call` on recent kernels).
@@ -454,12 +445,6 @@ impl Recorder {
         match *rec {
             Rec::Sample(ref s) => match s.kind {
                 EventKind::CpuClock => self.on_cpu_sample(s),
-                EventKind::SchedSwitch if self.cpu_wide => {
-                    if self.ours(s.pid) {
-                        self.on_switch_out_tp(s);
-                    }
-                    self.switch_in_of_next(s);
-                }
                 EventKind::SchedSwitch => self.on_switch_out_tp(s),
                 EventKind::SchedWaking => self.on_waking(s),
                 EventKind::SwitchDetail => self.on_switch_detail(s),
@@ -469,8 +454,7 @@ impl Recorder {
             } if self.cpu_wide => {
                 // Switch-outs come from the tracepoint, with their state.
                 if !out {
-                    let not_contention = self.not_contention(other_pid);
-                    self.switch_in_cpu_wide(id.pid, id.tid, id.time, not_contention);
+                    self.switch_in_cpu_wide(id.pid, id.tid, id.time, other_pid);
                 }
             }
             Rec::Switch {
@@ -553,8 +537,8 @@ impl Recorder {
         }
         match *rec {
             Rec::Sample(ref s) => match s.kind {
-                // The switched-in task is checked separately.
-                EventKind::SchedSwitch | EventKind::SchedWaking => true,
+                // The wakee is checked by the handler; the waker may be anyone.
+                EventKind::SchedWaking => true,
                 _ => self.ours(s.pid),
             },
             Rec::Fork { pid, ppid, .. } => self.ours(pid) || self.ours(ppid),
@@ -563,25 +547,6 @@ impl Recorder {
             Rec::Other { .. } => false,
             Rec::Lost { .. } => true,
         }
-    }
-
-    /// CPU-wide: the task a sched_switch switches in, when it is ours (the
-    /// context-switch record of the same switch, when it comes, is then a
-    /// no-op; it is the only evidence for a switch from the idle task).
-    fn switch_in_of_next(&mut self, s: &Sample<'_>) {
-        let (Some(f), Some(raw)) = (self.fields, s.raw) else {
-            return;
-        };
-        let Some(next) = f.switch_next_pid.and_then(|n| read_int(raw, n)) else {
-            return;
-        };
-        let next = next as Tid;
-        if next == 0 || self.live.get(&next).is_none_or(|l| l.exited) {
-            return;
-        }
-        let pid = self.trace.threads[&next].pid;
-        let not_contention = self.not_contention(s.pid);
-        self.switch_in_cpu_wide(pid, next, s.time, not_contention);
     }
 
     /// Whether the CPU running `pid` until a thread of ours got it is not
@@ -607,12 +572,15 @@ impl Recorder {
     /// wakeups are not seen at all, instead of counting as contention. The
     /// same when the CPU ran one of wallprof's own threads (the profiler's
     /// cost, not contention in the program) or a kernel thread.
-    fn switch_in_cpu_wide(&mut self, pid: Pid, tid: Tid, t: Ns, from_idle: bool) {
-        if from_idle {
+    fn switch_in_cpu_wide(&mut self, pid: Pid, tid: Tid, t: Ns, other_pid: Pid) {
+        let woken = self
+            .live
+            .get(&tid)
+            .and_then(|l| l.pending)
+            .is_some_and(|p| p.wake.is_some() && !p.inferred_wake);
+        if woken && self.not_contention(other_pid) {
             if let Some(p) = self.live.get_mut(&tid).and_then(|l| l.pending.as_mut()) {
-                if p.wake.is_some() && !p.inferred_wake {
-                    p.wake = Some(t);
-                }
+                p.wake = Some(t);
             }
         }
         self.on_switch_in(pid, tid, t);
@@ -1111,9 +1079,6 @@ impl Recorder {
             return;
         }
         let live = self.thread(pid, tid, t);
-        if live.pending.is_none() && live.on_since.is_some() {
-            return; // already running: this switch-in was seen another way
-        }
         let pending = live.pending.take();
         live.on_since = Some(t);
         if let Some(mut p) = pending {
@@ -1423,13 +1388,9 @@ mod tests {
     }
 
     /// Raw tracepoint data: common_flags (4 bytes) at 0, prev_pid / the
-    /// wakee's pid at 4, prev_state at 8, next_pid at 16.
+    /// wakee's pid at 4, prev_state at 8, next_pid at 16 (not read).
     const FIELDS: RawFields = RawFields {
         switch_prev_pid: Field { offset: 4, size: 4 },
-        switch_next_pid: Some(Field {
-            offset: 16,
-            size: 4,
-        }),
         switch_prev_state: Field { offset: 8, size: 8 },
         waking_pid: Field { offset: 4, size: 4 },
         common_flags: Field { offset: 0, size: 4 },
@@ -1460,12 +1421,30 @@ mod tests {
         })
     }
 
+    fn switch_in(pid: Pid, tid: Tid, time: Ns, other_pid: Pid) -> Rec<'static> {
+        Rec::Switch {
+            out: false,
+            preempt: false,
+            id: super::super::records::SampleId {
+                pid,
+                tid,
+                time,
+                cpu: 0,
+                id: 1,
+            },
+            other_pid,
+            other_tid: other_pid,
+        }
+    }
+
     /// CPU-wide events deliver every task's records: only the target's tree
-    /// from its exec on is kept, switch-ins come from `next_pid`, a wakeup
-    /// from outside the tree has a time but no waker, and an exiting thread
-    /// sampled after its pid was released (tid -1) is not a thread.
+    /// from its exec on is kept, a wakeup from outside the tree has a time
+    /// but no waker, the time from a wakeup to a switch-in from the idle task
+    /// stays part of the wait while one spent behind another program is
+    /// runqueue time, and an exiting thread sampled after its pid was
+    /// released (tid -1) is not a thread.
     #[test]
-    fn cpu_wide_keeps_the_tree_and_takes_switch_ins_from_next_pid() {
+    fn cpu_wide_keeps_the_tree_and_tells_wakeup_latency_from_contention() {
         const ROOT: Pid = 100;
         const OTHER: Pid = 999;
         let mut rec = Recorder::new(
@@ -1477,7 +1456,7 @@ mod tests {
             Box::new(NoProc),
         );
         rec.cpu_wide = true;
-        let (out, wake, back) = (raw(ROOT, 1, OTHER), raw(ROOT, 0, 0), raw(OTHER, 0, ROOT));
+        let (out, wake) = (raw(ROOT, 1, 0), raw(ROOT, 0, 0));
         let records = [
             sample(EventKind::CpuClock, ROOT, ROOT, 50, None), // before the exec
             Rec::Comm {
@@ -1490,7 +1469,10 @@ mod tests {
             sample(EventKind::CpuClock, OTHER, OTHER, 150, None),
             sample(EventKind::SchedSwitch, ROOT, ROOT, 200, Some(&out)),
             sample(EventKind::SchedWaking, OTHER, OTHER, 300, Some(&wake)),
-            sample(EventKind::SchedSwitch, OTHER, OTHER, 350, Some(&back)),
+            switch_in(ROOT, ROOT, 350, 0), // from the idle task
+            sample(EventKind::SchedSwitch, ROOT, ROOT, 360, Some(&out)),
+            sample(EventKind::SchedWaking, OTHER, OTHER, 370, Some(&wake)),
+            switch_in(ROOT, ROOT, 390, OTHER), // from a program outside the tree
             Rec::Fork {
                 pid: ROOT + 1,
                 ppid: ROOT,
@@ -1531,11 +1513,12 @@ mod tests {
         assert_eq!(tids, vec![ROOT, ROOT + 1]);
         let th = &t.threads[&ROOT];
         assert_eq!(th.start, 100);
-        assert_eq!(th.offcpu.len(), 1, "{:?}", th.offcpu);
-        let iv = th.offcpu[0];
-        assert_eq!((iv.start, iv.wake, iv.end), (200, Some(300), 350));
-        assert_eq!(iv.waker, None, "a waker outside the tree");
-        assert_eq!(th.on_cpu_ns, Some((200 - 100) + (500 - 350)));
+        assert_eq!(th.offcpu.len(), 2, "{:?}", th.offcpu);
+        let (idle, busy) = (th.offcpu[0], th.offcpu[1]);
+        assert_eq!((idle.start, idle.wake, idle.end), (200, Some(350), 350));
+        assert_eq!(idle.waker, None, "a waker outside the tree");
+        assert_eq!((busy.start, busy.wake, busy.end), (360, Some(370), 390));
+        assert_eq!(th.on_cpu_ns, Some((200 - 100) + (360 - 350) + (500 - 390)));
         assert_eq!(t.counts.on_cpu_samples, 0);
     }
 
