@@ -89,7 +89,8 @@ pub fn run(cfg: &RunConfig) -> i32 {
 
     // Reads the target's files for symbolization while it runs, on CPU time
     // nothing else wants.
-    let symbol_service = crate::stacks::service::SymbolService::start(true);
+    let sym_opts = crate::stacks::symbolize::SymbolizeOptions::default();
+    let symbol_service = crate::stacks::service::SymbolService::start(sym_opts.debug_info);
 
     // Collectors attach while the child is held: nothing is missed.
     let mut statuses: Vec<CollectorStatus> = Vec::new();
@@ -208,11 +209,8 @@ pub fn run(cfg: &RunConfig) -> i32 {
     // during the run; the analysis names functions with it, the flamegraphs
     // draw with it.
     timing.mark("merge");
-    let symbols = crate::stacks::Symbols::for_trace_with(
-        &trace,
-        &crate::stacks::symbolize::SymbolizeOptions::default(),
-        symbol_service.as_ref(),
-    );
+    let symbols =
+        crate::stacks::Symbols::for_trace_with(&trace, &sym_opts, symbol_service.as_ref());
     timing.mark("symbolize");
     let namer = |pid: i32, stack: u32| {
         let exe = trace.processes.get(&pid).and_then(|p| p.exe.as_deref());

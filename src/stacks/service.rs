@@ -27,7 +27,7 @@ use super::symbolize::{Symbols, Wanted};
 
 enum Msg {
     Warm(String, u64),
-    Resolve(Vec<(String, Wanted)>, bool, Sender<Symbols>),
+    Resolve(Vec<(String, Wanted)>, Sender<Symbols>),
 }
 
 /// The handle the rest of wallprof talks to.
@@ -73,13 +73,9 @@ impl SymbolService {
         Warmer(self.tx.clone())
     }
 
-    /// Symbolize `files` (path, offsets wanted) on the service thread.
-    /// `None` when the thread is gone.
-    pub(super) fn resolve(
-        &self,
-        files: Vec<(String, Wanted)>,
-        debug_info: bool,
-    ) -> Option<Symbols> {
+    /// Symbolize `files` (path, offsets wanted) on the service thread, with
+    /// the `debug_info` it was started with. `None` when the thread is gone.
+    pub(super) fn resolve(&self, files: Vec<(String, Wanted)>) -> Option<Symbols> {
         let (back, answer) = channel();
         self.done.store(true, Ordering::SeqCst);
         // Back to normal priority from here: at SCHED_IDLE on a machine
@@ -89,7 +85,7 @@ impl SymbolService {
         if tid > 0 {
             set_policy_of(tid, libc::SCHED_OTHER);
         }
-        self.tx.send(Msg::Resolve(files, debug_info, back)).ok()?;
+        self.tx.send(Msg::Resolve(files, back)).ok()?;
         answer.recv().ok()
     }
 }
@@ -121,7 +117,7 @@ fn serve(rx: Receiver<Msg>, debug_info: bool, done: &AtomicBool, idle_tid: &Atom
                 elf.debug_syms = debug_info;
                 let _ = symbolizer.symbolize(&Source::Elf(elf), Input::FileOffset(&[offset]));
             }
-            Msg::Resolve(files, debug_info, back) => {
+            Msg::Resolve(files, back) => {
                 let mut out = Symbols::default();
                 for (path, offsets) in &files {
                     out.symbolize_file(&symbolizer, path, offsets, debug_info);

@@ -220,7 +220,7 @@ impl Symbols {
                 .map(|(p, w)| (p.to_string(), w))
                 .collect();
             let lost = files.clone();
-            match service.resolve(files, opts.debug_info) {
+            match service.resolve(files) {
                 Some(s) => out.frames.extend(s.frames),
                 None => Self::symbolize_here(&mut out, lost, opts),
             }
