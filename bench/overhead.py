@@ -210,13 +210,14 @@ def workloads(seconds, only):
 # ------------------------------------------------------------------ tools
 
 
-def tools(wallprof, with_others, cpu_wide):
+def tools(wallprof, with_others, per_task):
     notes = []
     ts = [("wallprof", lambda argv, d: [wallprof, "run", "--quiet", "-o", d, "--"] + argv)]
-    if cpu_wide:
-        # CPU-wide events (docs/collectors.md), cheaper per context switch.
-        ts.append(("wallprof cpu-wide", lambda argv, d: [wallprof, "run", "--quiet", "--perf-scope",
-                                                         "cpu", "-o", d, "--"] + argv))
+    if per_task:
+        # Per-task events, what a user without CAP_PERFMON (and
+        # perf_event_paranoid > 0) gets: the default falls back to them.
+        ts.append(("wallprof per-task", lambda argv, d: [wallprof, "run", "--quiet", "--perf-scope",
+                                                         "task", "-o", d, "--"] + argv))
     if with_others:
         perf, note = perf_available()
         if perf:
@@ -353,8 +354,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="2 pairs of ~1 s runs: a smoke test")
     ap.add_argument("--only", nargs="*", help="workload names to run")
     ap.add_argument("--no-others", action="store_true", help="skip perf and py-spy")
-    ap.add_argument("--no-cpu-wide", action="store_true",
-                    help="skip the wallprof --perf-scope cpu row")
+    ap.add_argument("--no-per-task", action="store_true",
+                    help="skip the wallprof --perf-scope task row (the non-root fallback)")
     ap.add_argument("--wallprof", help="use this wallprof binary instead of building one")
     ap.add_argument("--results", default=os.path.join(BENCH, "results"), help="raw JSON directory")
     args = ap.parse_args()
@@ -363,7 +364,7 @@ def main():
 
     wallprof = args.wallprof or build_wallprof()
     ws = workloads(args.seconds, args.only)
-    ts, notes = tools(wallprof, not args.no_others, not args.no_cpu_wide)
+    ts, notes = tools(wallprof, not args.no_others, not args.no_per_task)
     raw, rows = [], []
     for name, argv in ws:
         bare, runs = [], {t: [] for t, _ in ts if applies(t, name)}

@@ -55,12 +55,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", default_value = "node", value_parser = parse_jit)]
     pub jit_maps: wallprof::collect::jit::JitMaps,
 
-    /// Which tasks the perf events watch: `task` (the default) follows the
-    /// target's own tasks; `cpu` opens CPU-wide events where permitted (root,
-    /// CAP_PERFMON or perf_event_paranoid <= 0), keeps only the target's
-    /// process tree, and costs much less per context switch; it falls back to
-    /// `task` elsewhere.
-    #[arg(long, value_name = "SCOPE", default_value = "task", value_parser = parse_scope)]
+    /// Which tasks the perf events watch: `cpu` (the default) opens CPU-wide
+    /// events where permitted (root, CAP_PERFMON or perf_event_paranoid <= 0)
+    /// and keeps only the target's process tree: much cheaper per context
+    /// switch. Where that is not permitted it falls back to `task`, which
+    /// follows the target's own tasks (inherited events); `task` asks for
+    /// that directly.
+    #[arg(long, value_name = "SCOPE", default_value = "cpu", value_parser = parse_scope)]
     pub perf_scope: wallprof::collect::perf::Scope,
 
     /// The command to profile, and its arguments.

@@ -860,6 +860,15 @@ pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
 pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
     let wall = cx.path.wall_ns as f64 / 1e9;
     let mut best: Option<(Tid, f64, usize, BTreeMap<String, f64>)> = None;
+    // Once per cause, not per interval: a ping-pong has hundreds of
+    // thousands of intervals and a handful of causes.
+    let epoll: Vec<bool> = cx
+        .trace
+        .causes
+        .causes
+        .iter()
+        .map(|c| waitkind::is_epoll(cx.trace, c))
+        .collect();
     for t in cx.trace.threads.values() {
         let mut loop_fd: Option<Option<i32>> = None;
         let (mut epolls, mut blocked_ns, mut calls) = (0usize, 0u64, 0usize);
@@ -870,7 +879,7 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
                 continue;
             };
             let b = o.blocked_ns(cause.state);
-            if waitkind::is_epoll(cx.trace, cause) {
+            if epoll.get(o.cause as usize).copied().unwrap_or(false) {
                 match loop_fd {
                     None => loop_fd = Some(cause.fd),
                     Some(fd) if fd.is_some() && cause.fd.is_some() && fd != cause.fd => {

@@ -271,8 +271,16 @@ fn check(label: &Value, p: &Value) -> Vec<String> {
         }
     }
     for id in strs(&label["forbidden_findings"]) {
-        if found.contains(&id) {
-            errs.push(format!("forbidden {id}"));
+        // The finding's own message and evidence go into the failure, so a
+        // CI log alone tells which thread and which waits set it off.
+        for f in p["findings"].as_array().into_iter().flatten() {
+            if f["id"].as_str() == Some(id.as_str()) {
+                errs.push(format!(
+                    "forbidden {id} ({}; evidence {})",
+                    f["message"].as_str().unwrap_or(""),
+                    f["evidence"]
+                ));
+            }
         }
     }
     errs

@@ -47,12 +47,13 @@ use crate::model::trace::{CollectorState, CollectorStatus, Ns, Pid, Trace};
 pub enum Scope {
     /// CPU-wide events (every task on each CPU; the recorder keeps the
     /// target's tree). Needs CAP_PERFMON, root or `perf_event_paranoid` <= 0;
-    /// asked for and refused, the events are opened per task.
+    /// refused, the events are opened per task. The default: a per-task
+    /// cpu-clock re-arms its timer at every context switch
+    /// (docs/performance.md).
+    #[default]
     Cpu,
     /// Events on the target's tasks, inherited by every thread and process it
-    /// starts. The default: see docs/performance.md for why CPU-wide events,
-    /// cheaper per context switch, are not the default yet.
-    #[default]
+    /// starts: the fallback where CPU-wide events are not permitted.
     Task,
 }
 
@@ -70,9 +71,9 @@ pub struct PerfConfig {
 impl Default for PerfConfig {
     fn default() -> Self {
         PerfConfig {
-            freq: 999,
+            freq: crate::run::DEFAULT_FREQ,
             buffer_bytes: 8 << 20,
-            scope: Scope::Task,
+            scope: Scope::default(),
         }
     }
 }

@@ -17,7 +17,12 @@
 //!   record was written in interrupt context);
 //! - switch-in: `PERF_RECORD_SWITCH`.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The recorder's maps are hit several times per context switch: a fast
+/// non-cryptographic hasher (the keys are pids, tids and small structs from
+/// the kernel, not attacker-chosen strings).
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 use super::records::{EventKind, Rec, Sample, MISC_CPUMODE_MASK, MISC_KERNEL, MISC_USER};
 use super::tracefs::{read_int, Field};
@@ -409,7 +414,7 @@ impl Recorder {
         );
         Recorder {
             trace,
-            live: HashMap::new(),
+            live: HashMap::default(),
             tracepoints: fields.is_some(),
             fields,
             hints: Vec::new(),
@@ -417,19 +422,19 @@ impl Recorder {
             unwinder: crate::stacks::Unwinder::new(),
             scratch: Vec::with_capacity(128),
             new_task_cause,
-            last_wake: HashMap::new(),
-            last_wait_set: HashMap::new(),
-            deadlines: HashMap::new(),
-            exemplars: HashMap::new(),
-            learned_kstacks: HashMap::new(),
-            cause_cache: HashMap::new(),
+            last_wake: HashMap::default(),
+            last_wait_set: HashMap::default(),
+            deadlines: HashMap::default(),
+            exemplars: HashMap::default(),
+            learned_kstacks: HashMap::default(),
+            cause_cache: HashMap::default(),
             unresolved: Vec::new(),
-            timed_out_of: HashMap::new(),
+            timed_out_of: HashMap::default(),
             horizon: Ns::MAX,
             cpu_wide: false,
             armed: false,
             own_pid: std::process::id() as Pid,
-            kernel_threads: HashMap::new(),
+            kernel_threads: HashMap::default(),
             warmer: None,
         }
     }
