@@ -108,16 +108,21 @@ pub const POLL_TIMEOUT: &str = " until its timeout (a timer)";
 /// epoll_pwait2), from the syscall or the kernel stack: the wait an event
 /// loop (asyncio, libuv, Java NIO) parks in.
 pub fn is_epoll(trace: &Trace, cause: &Cause) -> bool {
+    // Only the waits: epoll_ctl takes the same fd and can block too (on
+    // the mm's lock in a page fault, on the instance's mutex), and a loop
+    // thread's epoll_ctl taken for its first loop wait made every later
+    // wait look like one on a second epoll instance.
     if let Some(n) = syscall(cause) {
-        if n.starts_with("epoll_") {
-            return true;
-        }
+        return n.starts_with("epoll_wait") || n.starts_with("epoll_pwait");
     }
     let frames = kstack_frames(trace, cause);
     has(
         &frames,
         &["do_epoll_wait", "ep_poll", "*epoll_wait*", "*epoll_pwait*"],
-    ) || cause.wchan.as_deref().is_some_and(|w| w.contains("epoll"))
+    ) || cause
+        .wchan
+        .as_deref()
+        .is_some_and(|w| w.contains("ep_poll") || w.contains("epoll_wait"))
 }
 
 /// True for disk waits that are synchronous commits or synchronous

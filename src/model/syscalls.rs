@@ -41,6 +41,7 @@ const TABLE: &[(i64, &str, bool)] = &[
     (230, "clock_nanosleep", false),
     (231, "exit_group", false),
     (232, "epoll_wait", true),
+    (233, "epoll_ctl", true),
     (247, "waitid", false),
     (270, "pselect6", false),
     (271, "ppoll", false),

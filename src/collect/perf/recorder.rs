@@ -772,15 +772,17 @@ impl Recorder {
             // a site the rate-limited stack event never sampled). A wait
             // that lasts is still in its syscall now (records are handled
             // about 20 ms after they happen): /proc names it when the
-            // arguments match. A shorter one whose first argument is an
-            // epoll fd is an epoll wait (no other blocking call takes one),
-            // so an event loop's only epoll wait is not lost.
+            // arguments match. A shorter one in S state whose first
+            // argument is an epoll fd is an epoll wait, so an event loop's
+            // only epoll wait is not lost. (epoll_ctl takes an epoll fd
+            // too, but blocks in D state: on the mm's lock in a page fault.)
             let fd = r.di as i64;
             key.nr_seen = self
                 .proc
                 .blocked_syscall(pid, tid, [r.di, r.si, r.dx, r.r10])
                 .or_else(|| {
-                    ((0..1 << 22).contains(&fd)
+                    (state == SwitchState::Sleeping
+                        && (0..1 << 22).contains(&fd)
                         && self.proc.fd_kind_now(pid, fd as i32, time) == Some(FdKind::Epoll))
                     .then_some(EPOLL_WAIT)
                 });
