@@ -10,6 +10,7 @@
 //! `docs/wait-kinds.md` describe the model.
 
 pub mod accounting;
+pub mod commits;
 pub mod critical_path;
 pub mod kallsyms;
 pub mod runtime;

@@ -3,5 +3,6 @@
 //! traces built by hand ([`synthetic`], with the [`build`] helper).
 
 mod build;
+mod commits;
 mod kstacks;
 mod synthetic;
