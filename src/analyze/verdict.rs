@@ -163,12 +163,24 @@ pub fn verdict(cx: &Context<'_>) -> Verdict {
     if !observed(cx.trace) {
         return unknown("nothing was observed: no on-CPU samples and no off-CPU timeline".into());
     }
-    let (class, share) = classify_sides(&s);
+    let (mut class, mut share) = classify_sides(&s);
+    let mut convoy_reason = None;
+    if class == "mixed" {
+        if let Some((n, queued)) = convoy_queueing(cx).filter(|q| q.1 >= LOCK_BOUND) {
+            class = "lock-bound";
+            share = queued;
+            convoy_reason = Some(format!(
+                "the {n} threads of a lock convoy spent {} of their lifetimes queueing for the lock they hand to each other",
+                pct(queued)
+            ));
+        }
+    }
     let confidence = match class {
         "mixed" => mixed_confidence(&s),
         _ => share,
     } * fidelity_factor(cx.trace);
     let mut reasons = vec![top_wait_reason(cx), cpu_reason(cx, &s)];
+    reasons.extend(convoy_reason);
     if s.contention >= 0.05 {
         reasons.push(format!(
             "runnable but waiting for a CPU {} of the wall time",
@@ -205,6 +217,35 @@ pub fn classify_sides(s: &Sides) -> (&'static str, f64) {
     } else {
         ("mixed", 0.0)
     }
+}
+
+/// A path split between lock waits and CPU, with lock its biggest wait
+/// kind: `(members, share)` for the lock convoy of the tree (threads that
+/// hand one lock to each other,
+/// [`crate::analyze::critical_path::lock_convoy_threads`]):
+/// the share of the members' lifetimes spent waiting on locks. In a convoy
+/// the path follows either a waiter's queueing or the holder's critical
+/// section, depending on hand-over order, so its split moves from run to
+/// run (java_sync_convoy: lock 49-64% of the path over 12 runs) while the
+/// members' own share does not (63-64%). At [`LOCK_BOUND`] or more, the
+/// program is lock-bound.
+fn convoy_queueing(cx: &Context<'_>) -> Option<(usize, f64)> {
+    let top = cx
+        .path
+        .kinds
+        .iter()
+        .filter(|(k, _)| **k != WaitKind::CpuContention)
+        .max_by(|a, b| a.1.ns.total_cmp(&b.1.ns))?;
+    if *top.0 != WaitKind::Lock || cx.path.convoy.len() < 3 {
+        return None;
+    }
+    let (mut lock, mut life) = (0.0, 0.0);
+    for tid in &cx.path.convoy {
+        let a = cx.accounts.get(tid)?;
+        lock += a.waits.get("lock").copied().unwrap_or(0.0);
+        life += a.lifetime_s;
+    }
+    (life > 0.0).then(|| (cx.path.convoy.len(), lock / life))
 }
 
 /// Mixed is surer the closer its two biggest sides are.

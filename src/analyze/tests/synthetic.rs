@@ -490,3 +490,44 @@ fn a_blocked_epoll_ctl_does_not_pick_the_loop_instance() {
         a.findings
     );
 }
+
+/// A monitor convoy (four threads handing one lock to each other, as in
+/// java_sync_convoy) whose path is split between the holder's critical
+/// sections and the queueing: the members spent most of their lifetimes
+/// queueing, so the program is lock-bound whatever the split.
+#[test]
+fn a_lock_convoy_is_lock_bound_whatever_the_path_split() {
+    use crate::model::trace::Tid;
+    let park = futex(0x189);
+    let mut b = B::new(100, 1000.0)
+        .process(100, 1, "/usr/lib/jvm/bin/java")
+        .thread(100, 100, 0.0, 1000.0);
+    for w in 101..=104 {
+        b = b.thread(w, 100, 1.0, 1000.0);
+    }
+    // The main thread computes for 500 ms, then joins the workers: without
+    // the convoy rule the path comes out mixed (checked).
+    b = b.off(100, 500.0, 999.0, 999.1, futex(0x80), Some(104));
+    // Rounds of four 10 ms critical sections, the order rotating by one
+    // each round, so every member is handed the lock by two peers; each
+    // queues from the end of its section to the start of its next.
+    let mut ended: std::collections::BTreeMap<Tid, f64> = (101..=104).map(|w| (w, 1.0)).collect();
+    let mut prev: Option<Tid> = None;
+    let mut slot = 1.0;
+    for r in 0..24 {
+        for k in 0..4 {
+            let w = 101 + ((r + k) % 4) as Tid;
+            if let (Some(p), Some(&since)) = (prev, ended.get(&w)) {
+                if since < slot {
+                    b = b.off(w, since, slot, slot + 0.05, park.clone(), Some(p));
+                }
+            }
+            ended.insert(w, slot + 10.0);
+            prev = Some(w);
+            slot += 10.0;
+        }
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(a.verdict.class, "lock-bound", "{:?}", a.verdict);
+    assert_eq!(a.waits[0].kind, "lock", "{:?}", a.waits);
+}
