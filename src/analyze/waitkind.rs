@@ -101,6 +101,9 @@ pub fn is_parking(c: &Classified) -> bool {
         || c.what.ends_with(POLL_TIMEOUT)
 }
 
+/// What a D wait without a known syscall (nor a disk kernel stack) is called.
+pub const D_WITHOUT_CALL: &str = "uninterruptible sleep (D, likely disk)";
+
 /// The end of what a poll/select/epoll wait that ran into its timeout is called.
 pub const POLL_TIMEOUT: &str = " until its timeout (a timer)";
 
@@ -721,9 +724,7 @@ fn last_resort(cause: &Cause) -> Classified {
             WaitKind::Disk,
             format!("{n}() in uninterruptible sleep (D, likely disk)"),
         ),
-        (SwitchState::DiskSleep, None) => {
-            Classified::leaf(WaitKind::Disk, "uninterruptible sleep (D, likely disk)")
-        }
+        (SwitchState::DiskSleep, None) => Classified::leaf(WaitKind::Disk, D_WITHOUT_CALL),
         (_, Some(n)) => Classified::leaf(WaitKind::Other, format!("{n}()")),
         _ => Classified::new(WaitKind::Other, Dependency::Unknown, UNIDENTIFIED),
     }

@@ -87,14 +87,19 @@ pub fn read_comm(tid: i32) -> Option<String> {
 pub fn fd_kind(pid: i32, fd: i32) -> Option<FdKind> {
     let link_path = format!("/proc/{pid}/fd/{fd}");
     let link = std::fs::read_link(&link_path).ok()?;
-    let link = link.to_string_lossy();
-    Some(match parse::fd_kind(&link) {
-        FdKind::Socket => socket_kind(pid, &link),
+    Some(kind_of_link(pid, &link_path, &link.to_string_lossy()))
+}
+
+/// The kind of an fd whose `/proc/PID/fd/N` link (at `link_path`) reads
+/// `link`.
+fn kind_of_link(pid: i32, link_path: &str, link: &str) -> FdKind {
+    match parse::fd_kind(link) {
+        FdKind::Socket => socket_kind(pid, link),
         FdKind::RegularFile | FdKind::CharDevice | FdKind::BlockDevice => {
-            stat_kind(&link_path, &link)
+            stat_kind(link_path, link)
         }
         kind => kind,
-    })
+    }
 }
 
 /// TCP, UDP or Unix, by finding the socket's inode in `/proc/PID/net/*`.
@@ -149,14 +154,23 @@ fn stat_kind(link_path: &str, link: &str) -> FdKind {
     }
 }
 
-/// How long a resolved fd kind is trusted: fds get closed and reused.
+/// How long a resolved fd kind is kept: fds get closed and reused.
 pub const FD_KIND_TTL_NS: Ns = 500_000_000;
+/// How long it is trusted without checking that the fd still names the
+/// same object.
+pub const FD_KIND_TRUST_NS: Ns = 10_000_000;
 
-/// A small cache over [`fd_kind`]: entries (including "could not resolve")
-/// expire after [`FD_KIND_TTL_NS`]. One per thread that resolves fds.
+/// A small cache over [`fd_kind`], keyed by the fd's link text as well:
+/// a program that closes a file and opens a socket gets the same fd number
+/// back (Node loading its modules, then connecting), so an entry serves
+/// only while `/proc/PID/fd/N` still names the same object (one readlink;
+/// the expensive part, finding a socket's inode in `/proc/PID/net/*`, is
+/// what the cache saves). Entries expire after [`FD_KIND_TTL_NS`]; an fd
+/// already closed gets its unexpired entry. One per thread that resolves
+/// fds.
 #[derive(Debug, Default)]
 pub struct FdKindCache {
-    entries: HashMap<(i32, i32), (Option<FdKind>, Ns)>,
+    entries: HashMap<(i32, i32), (Option<FdKind>, Ns, String)>,
 }
 
 impl FdKindCache {
@@ -167,17 +181,30 @@ impl FdKindCache {
     /// The kind of `fd` in `pid`, from the cache when resolved less than
     /// [`FD_KIND_TTL_NS`] before `now_ns`.
     pub fn get(&mut self, pid: i32, fd: i32, now_ns: Ns) -> Option<FdKind> {
-        if let Some(&(kind, at)) = self.entries.get(&(pid, fd)) {
-            if now_ns.saturating_sub(at) < FD_KIND_TTL_NS {
-                return kind;
+        // A blocking-heavy thread asks about the same fd every few µs:
+        // an entry this young is trusted without the readlink.
+        if let Some((kind, at, _)) = self.entries.get(&(pid, fd)) {
+            if now_ns.saturating_sub(*at) < FD_KIND_TRUST_NS {
+                return *kind;
+            }
+        }
+        let link_path = format!("/proc/{pid}/fd/{fd}");
+        let link = std::fs::read_link(&link_path)
+            .ok()
+            .map(|l| l.to_string_lossy().into_owned());
+        if let Some((kind, at, cached)) = self.entries.get(&(pid, fd)) {
+            let fresh = now_ns.saturating_sub(*at) < FD_KIND_TTL_NS;
+            if fresh && link.as_deref().is_none_or(|l| l == cached) {
+                return *kind;
             }
         }
         if self.entries.len() >= 4096 {
             self.entries
-                .retain(|_, (_, at)| now_ns.saturating_sub(*at) < FD_KIND_TTL_NS);
+                .retain(|_, (_, at, _)| now_ns.saturating_sub(*at) < FD_KIND_TTL_NS);
         }
-        let kind = fd_kind(pid, fd);
-        self.entries.insert((pid, fd), (kind, now_ns));
+        let link = link?;
+        let kind = Some(kind_of_link(pid, &link_path, &link));
+        self.entries.insert((pid, fd), (kind, now_ns, link));
         kind
     }
 

@@ -62,7 +62,8 @@ pub fn summarize(kinds: &[FdKind]) -> Option<FdKind> {
 #[derive(Debug, Default)]
 pub struct WaitSets {
     fds: FdKindCache,
-    epoll: HashMap<(Pid, i32), (Option<FdKind>, u32, Ns)>,
+    /// (kind, sockets, time of the wait that read it, time of the read).
+    epoll: HashMap<(Pid, i32), (Option<FdKind>, u32, Ns, Ns)>,
 }
 
 /// An epoll set is re-read after this: an event loop adds and removes fds
@@ -124,11 +125,16 @@ impl WaitSets {
     }
 
     fn epoll_entry(&mut self, pid: Pid, epfd: i32, now: Ns) -> (Option<FdKind>, u32) {
-        if let Some(&(kind, n, at)) = self.epoll.get(&(pid, epfd)) {
-            if now.saturating_sub(at) < EPOLL_TTL_NS {
+        // A cached set serves a wait that began before it was read (the fds
+        // registered before the wait are in it); a wait that began after
+        // the read (a loop registering its connections between two waits
+        // a few ms apart, both handled in one drain pass) reads it again.
+        if let Some(&(kind, n, at, read_at)) = self.epoll.get(&(pid, epfd)) {
+            if now <= read_at && now.saturating_sub(at) < EPOLL_TTL_NS {
                 return (kind, n);
             }
         }
+        let read_at = crate::collect::monotonic_ns();
         let text = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{epfd}")).ok();
         let kinds: Vec<FdKind> = text
             .map(|t| {
@@ -144,7 +150,7 @@ impl WaitSets {
             .iter()
             .filter(|k| matches!(k, FdKind::TcpSocket | FdKind::UdpSocket | FdKind::Socket))
             .count() as u32;
-        self.epoll.insert((pid, epfd), (kind, n, now));
+        self.epoll.insert((pid, epfd), (kind, n, now, read_at));
         (kind, n)
     }
 }
