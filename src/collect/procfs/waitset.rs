@@ -62,9 +62,12 @@ pub fn summarize(kinds: &[FdKind]) -> Option<FdKind> {
 #[derive(Debug, Default)]
 pub struct WaitSets {
     fds: FdKindCache,
-    /// (kind, sockets, time of the wait that read it, time of the read).
-    epoll: HashMap<(Pid, i32), (Option<FdKind>, u32, Ns, Ns)>,
+    epoll: HashMap<(Pid, i32), EpollEntry>,
 }
+
+/// A cached epoll set: (kind, sockets, time of the wait that read it, time
+/// of the read).
+type EpollEntry = (Option<FdKind>, u32, Ns, Ns);
 
 /// An epoll set is re-read after this: an event loop adds and removes fds
 /// all the time (asyncio registers each new connection), and a set cached
