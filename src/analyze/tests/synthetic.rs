@@ -446,13 +446,7 @@ fn page_ins_on_an_event_loop_are_not_blocking_calls() {
         b = b.off(100, s, s + 30.0, s + 30.1, fault.clone(), None);
     }
     let a = analyze(&b.off(100, 600.0, 1700.0, 1700.1, epoll, None).done(), 2);
-    assert!(
-        a.findings
-            .iter()
-            .all(|f| f.id != "blocking-call-in-event-loop"),
-        "{:?}",
-        a.findings
-    );
+    assert_no_finding(&a, "blocking-call-in-event-loop");
 }
 
 /// Node's main thread registers fds with epoll_ctl on a start-up epoll
@@ -482,13 +476,7 @@ fn a_blocked_epoll_ctl_does_not_pick_the_loop_instance() {
         b = b.off(100, s, s + 200.0, s + 200.1, wait.clone(), None);
     }
     let a = analyze(&b.done(), 2);
-    assert!(
-        a.findings
-            .iter()
-            .all(|f| f.id != "blocking-call-in-event-loop"),
-        "{:?}",
-        a.findings
-    );
+    assert_no_finding(&a, "blocking-call-in-event-loop");
 }
 
 /// A monitor convoy (four threads handing one lock to each other, as in
@@ -530,4 +518,9 @@ fn a_lock_convoy_is_lock_bound_whatever_the_path_split() {
     let a = analyze(&b.done(), 2);
     assert_eq!(a.verdict.class, "lock-bound", "{:?}", a.verdict);
     assert_eq!(a.waits[0].kind, "lock", "{:?}", a.waits);
+}
+
+/// `id` is not among the findings (the findings are printed if it is).
+fn assert_no_finding(a: &Analysis, id: &str) {
+    assert!(a.findings.iter().all(|f| f.id != id), "{:?}", a.findings);
 }
