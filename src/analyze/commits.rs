@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::analyze::critical_path::{Path, PathWait};
-use crate::analyze::waitkind::normalize;
+use crate::analyze::waitkind::{frame_matches, normalize};
 use crate::model::trace::{OffCpu, Pid, Tid, Trace};
 
 /// A frame is common to the commits when the user stacks of at least this
@@ -155,14 +155,7 @@ fn inside(stack: &[u64], routine: &[u64]) -> bool {
 
 fn data_frame(name: &str) -> bool {
     let name = normalize(name);
-    DATA_FRAMES
-        .iter()
-        .any(|p| match (p.strip_prefix('*'), p.strip_suffix('*')) {
-            (Some(rest), _) if rest.ends_with('*') => name.contains(&rest[..rest.len() - 1]),
-            (Some(suffix), None) => name.ends_with(suffix),
-            (None, Some(prefix)) => name.starts_with(prefix),
-            _ => name == *p,
-        })
+    DATA_FRAMES.iter().any(|p| frame_matches(&name, p))
 }
 
 /// The committing threads' [`CommitCpu`] on the path: each thread's on-path

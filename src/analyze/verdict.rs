@@ -540,9 +540,7 @@ fn cpu_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
 /// `async` gain on a program that already overlaps its fetches).
 fn overlappable(w: &PathWait) -> bool {
     let commit = w.kind == WaitKind::Disk && is_sync(&w.what);
-    let paging = w.kind == WaitKind::Disk
-        && (w.what.contains("page fault") || w.what == waitkind::D_WITHOUT_CALL);
-    is_io(w) && !commit && !paging && w.kind != WaitKind::Terminal
+    is_io(w) && !commit && !waitkind::is_paging(w.kind, &w.what) && w.kind != WaitKind::Terminal
 }
 
 /// I/O waits on the path: overlap them (async / thread-pool) when there are
@@ -971,7 +969,7 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
             // Page faults (and D waits outside any known syscall) are not
             // calls the loop made: a runtime pages its own code in lazily,
             // and under someone else's disk load that can add up.
-            let not_a_call = c.what.contains("page fault")
+            let not_a_call = waitkind::is_paging(c.kind, &c.what)
                 || c.kind == WaitKind::Disk
                     && cause.syscall_nr.is_none()
                     && cause.syscall_name.is_none();

@@ -104,6 +104,13 @@ pub fn is_parking(c: &Classified) -> bool {
 /// What a D wait without a known syscall (nor a disk kernel stack) is called.
 pub const D_WITHOUT_CALL: &str = "uninterruptible sleep (D, likely disk)";
 
+/// A disk wait the program did not ask for as a call: a page fault, or a D
+/// wait without a known syscall (a runtime paging its own code in). Neither
+/// overlapping nor moving calls off an event loop shortens it.
+pub fn is_paging(kind: WaitKind, what: &str) -> bool {
+    kind == WaitKind::Disk && (what.contains("page fault") || what == D_WITHOUT_CALL)
+}
+
 /// The end of what a poll/select/epoll wait that ran into its timeout is called.
 pub const POLL_TIMEOUT: &str = " until its timeout (a timer)";
 
@@ -167,7 +174,7 @@ fn has(frames: &[String], pats: &[&str]) -> bool {
 
 /// A tiny glob: `*` at either end of `p` matches anything there
 /// (`tcp_*`, `*_recvmsg*`, `*sys_poll`); otherwise the names must be equal.
-fn frame_matches(frame: &str, p: &str) -> bool {
+pub(crate) fn frame_matches(frame: &str, p: &str) -> bool {
     match (p.strip_prefix('*'), p.strip_suffix('*')) {
         (Some(rest), _) if rest.ends_with('*') => frame.contains(&rest[..rest.len() - 1]),
         (Some(suffix), None) => frame.ends_with(suffix),

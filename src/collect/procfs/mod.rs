@@ -154,7 +154,8 @@ fn stat_kind(link_path: &str, link: &str) -> FdKind {
     }
 }
 
-/// How long a resolved fd kind is kept: fds get closed and reused.
+/// How long an entry serves an fd already closed (a wait set read after
+/// the wait), and how old an entry may get before the cache drops it.
 pub const FD_KIND_TTL_NS: Ns = 500_000_000;
 /// How long it is trusted without checking that the fd still names the
 /// same object.
@@ -165,12 +166,11 @@ pub const FD_KIND_TRUST_NS: Ns = 10_000_000;
 /// back (Node loading its modules, then connecting), so an entry serves
 /// only while `/proc/PID/fd/N` still names the same object (one readlink;
 /// the expensive part, finding a socket's inode in `/proc/PID/net/*`, is
-/// what the cache saves). Entries expire after [`FD_KIND_TTL_NS`]; an fd
-/// already closed gets its unexpired entry. One per thread that resolves
-/// fds.
+/// what the cache saves). One per thread that resolves fds.
 #[derive(Debug, Default)]
 pub struct FdKindCache {
-    entries: HashMap<(i32, i32), (Option<FdKind>, Ns, String)>,
+    /// (kind, when last resolved or checked, the link text).
+    entries: HashMap<(i32, i32), (FdKind, Ns, String)>,
 }
 
 impl FdKindCache {
@@ -178,24 +178,31 @@ impl FdKindCache {
         Self::default()
     }
 
-    /// The kind of `fd` in `pid`, from the cache when resolved less than
-    /// [`FD_KIND_TTL_NS`] before `now_ns`.
+    /// The kind of `fd` in `pid`: from the cache when checked less than
+    /// [`FD_KIND_TRUST_NS`] before `now_ns`, or when the fd's link still
+    /// reads the same (the check renews the entry); resolved again when it
+    /// does not. An fd already closed gets its entry if checked less than
+    /// [`FD_KIND_TTL_NS`] before.
     pub fn get(&mut self, pid: i32, fd: i32, now_ns: Ns) -> Option<FdKind> {
         // A blocking-heavy thread asks about the same fd every few µs:
         // an entry this young is trusted without the readlink.
-        if let Some((kind, at, _)) = self.entries.get(&(pid, fd)) {
-            if now_ns.saturating_sub(*at) < FD_KIND_TRUST_NS {
-                return *kind;
+        if let Some(&(kind, at, _)) = self.entries.get(&(pid, fd)) {
+            if now_ns.saturating_sub(at) < FD_KIND_TRUST_NS {
+                return Some(kind);
             }
         }
         let link_path = format!("/proc/{pid}/fd/{fd}");
         let link = std::fs::read_link(&link_path)
             .ok()
             .map(|l| l.to_string_lossy().into_owned());
-        if let Some((kind, at, cached)) = self.entries.get(&(pid, fd)) {
-            let fresh = now_ns.saturating_sub(*at) < FD_KIND_TTL_NS;
-            if fresh && link.as_deref().is_none_or(|l| l == cached) {
-                return *kind;
+        if let Some((kind, at, cached)) = self.entries.get_mut(&(pid, fd)) {
+            match &link {
+                Some(l) if l == cached => {
+                    *at = now_ns;
+                    return Some(*kind);
+                }
+                None if now_ns.saturating_sub(*at) < FD_KIND_TTL_NS => return Some(*kind),
+                _ => {}
             }
         }
         if self.entries.len() >= 4096 {
@@ -203,9 +210,9 @@ impl FdKindCache {
                 .retain(|_, (_, at, _)| now_ns.saturating_sub(*at) < FD_KIND_TTL_NS);
         }
         let link = link?;
-        let kind = Some(kind_of_link(pid, &link_path, &link));
+        let kind = kind_of_link(pid, &link_path, &link);
         self.entries.insert((pid, fd), (kind, now_ns, link));
-        kind
+        Some(kind)
     }
 
     pub fn len(&self) -> usize {

@@ -55,25 +55,32 @@ fn fifo_and_eventfd() {
 }
 
 #[test]
-fn cache_expires_entries() {
+fn cache_follows_a_reused_fd() {
     let file = tempfile::tempfile().unwrap();
     let fd = file.as_raw_fd();
     let mut cache = FdKindCache::new();
     assert_eq!(cache.get(me(), fd, 1_000), Some(FdKind::RegularFile));
     assert_eq!(cache.len(), 1);
-    // A cached answer survives within the TTL even if the fd changed...
-    assert_eq!(
-        cache.get(me(), fd, 1_000 + FD_KIND_TTL_NS - 1),
-        Some(FdKind::RegularFile)
-    );
-    // ...and is re-resolved after it.
+    // The fd now names something else (a file closed, its number reused).
     let null = std::fs::File::open("/dev/null").unwrap();
     // SAFETY: replaces our own fd with a dup of /dev/null.
     assert_eq!(unsafe { libc::dup2(null.as_raw_fd(), fd) }, fd);
+    // A young entry is trusted without looking...
     assert_eq!(
-        cache.get(me(), fd, 2_000 + FD_KIND_TTL_NS),
-        Some(FdKind::CharDevice)
+        cache.get(me(), fd, 1_000 + FD_KIND_TRUST_NS - 1),
+        Some(FdKind::RegularFile)
     );
+    // ...an older one is checked against the fd's link, long before the TTL.
+    let t = 1_000 + FD_KIND_TRUST_NS + 1;
+    assert!(t < FD_KIND_TTL_NS);
+    assert_eq!(cache.get(me(), fd, t), Some(FdKind::CharDevice));
+    // Closed, the fd keeps its last kind until the TTL (a wait set read
+    // after the wait), and none after.
+    // SAFETY: closing our own fd (the File is forgotten so it is not closed twice).
+    unsafe { libc::close(fd) };
+    std::mem::forget(file);
+    assert_eq!(cache.get(me(), fd, t + 1), Some(FdKind::CharDevice));
+    assert_eq!(cache.get(me(), fd, t + FD_KIND_TTL_NS), None);
 }
 
 #[test]
