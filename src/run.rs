@@ -75,6 +75,8 @@ pub struct RunMeta {
 /// with (the target's, or 127/126 when it could not be started).
 pub fn run(cfg: &RunConfig) -> i32 {
     let mut startup = Timing::new();
+    // Read ahead while wallprof prepares (the perf collector needs them).
+    let kallsyms = (!cfg.no_perf).then(crate::analyze::kallsyms::preload);
     let mut notes = Vec::new();
     let out = prepare_out_dir(cfg.out_dir.as_deref(), &mut notes);
     startup.mark("out dir");
@@ -112,6 +114,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
             argv: cfg.argv.clone(),
             launched: held.launched,
             warmer: symbol_service.as_ref().map(|s| s.warmer()),
+            kallsyms,
         };
         let pcfg = perf::PerfConfig {
             freq: cfg.freq,

@@ -682,9 +682,9 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let n = syncs.len() as f64;
     let per_commit: Vec<&PathWait> = syncs.iter().chain(&writes).copied().collect();
     let routines = commits::commit_routines(cx.trace, &per_commit);
-    let cpu = commits::commit_cpu(cx.trace, cx.path, &committers, &routines);
+    let cpu = commits::commit_cpu(cx.trace, cx.path, &committers, &routines, &per_commit);
     let sys_s = (commit_cpu_s(cx, &syncs) - cpu.data_kernel_s).max(0.0);
-    let user_s = cpu.routine_user_s;
+    let user_s = cpu.routine_user_s + cpu.library_user_s;
     let runq_s = cx
         .path
         .waits
@@ -695,8 +695,12 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
         / 1e9;
     let rest = (wall - runq_s - sync_s - sys_s - user_s - writes_s).max(0.0) + sync_s / n;
     let speedup = ((wall - runq_s).max(0.0) / rest.max(1e-3)).clamp(1.0, BATCH_MAX_SPEEDUP);
+    let user_where = match &cpu.library {
+        Some(lib) => format!("in the commit routine and the calls into {lib} that write or lock"),
+        None => "in the commit routine".to_string(),
+    };
     let why = format!(
-        "{} synchronous commits took {sync_s:.2} s of waiting and about {:.2} s of CPU ({sys_s:.2} s in the kernel, {user_s:.2} s in the commit routine), with {writes_s:.2} s of other disk writes around them; grouped into one, the run would take about {rest:.2} s{}",
+        "{} synchronous commits took {sync_s:.2} s of waiting and about {:.2} s of CPU ({sys_s:.2} s in the kernel, {user_s:.2} s {user_where}), with {writes_s:.2} s of other disk writes around them; grouped into one, the run would take about {rest:.2} s{}",
         syncs.len(),
         sys_s + user_s,
         if runq_s >= 0.0005 {

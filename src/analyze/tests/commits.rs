@@ -4,7 +4,7 @@
 
 use super::build::*;
 use crate::analyze::analyze;
-use crate::model::trace::{OffCpu, Trace};
+use crate::model::trace::{Mapping, OffCpu, Trace};
 
 const K_SYNC: u64 = 0xffff_ffff_8100_1000;
 const K_READ: u64 = 0xffff_ffff_8100_2000;
@@ -149,4 +149,89 @@ fn runqueue_time_is_left_out() {
     // wall 1 s - 9 ms runnable; rest 55 ms minus the on-CPU time the
     // preemption took from the loop's share, plus nothing for the runqueue.
     assert!(s > 1.0 / 0.055 * 0.95, "{s}");
+}
+
+const K_PWRITE: u64 = 0xffff_ffff_8100_4000;
+/// The program's call sites into the library: its insert (which writes)
+/// and its statement parser (which does no I/O).
+const LOOP_INSERT: u64 = 0x5500_0000_1010;
+const LOOP_PARSE: u64 = 0x5500_0000_1020;
+const LIB_INSERT: u64 = 0x7f00_0000_5000;
+const LIB_PARSE: u64 = 0x7f00_0000_6000;
+
+/// `committer(40, 50, 0, false)` with the library code (sync sites, commit
+/// routine, insert, parser) mapped from `lib` and the C library's wrappers
+/// from libc; the loop's 50 ms of user CPU become `insert` ms inside the
+/// library's insert call (whose 10 kernel samples are in pwrite) and
+/// `parse` ms in its parser.
+fn with_library(lib: &str, insert: u32, parse: u32) -> Trace {
+    let mut t = committer(40, 50, 0, false);
+    t.kallsyms.push((K_PWRITE, "__x64_sys_pwrite64".into()));
+    t.kallsyms.sort();
+    let map = |start: u64, end: u64, path: &str| Mapping {
+        start,
+        end,
+        pgoff: 0,
+        path: path.into(),
+    };
+    t.processes.get_mut(&100).unwrap().mappings = vec![
+        map(0x5500_0000_0000, 0x5500_1000_0000, "/usr/bin/app"),
+        map(
+            0x7f00_0000_0000,
+            0x7f00_0000_2000,
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        ),
+        map(0x7f00_0000_2000, 0x7f00_0001_0000, lib),
+    ];
+    let in_loop = t.stacks.intern(&[0x5500_0000_1100, LOOP, MAIN]);
+    let kernel_in_sync = t
+        .stacks
+        .intern(&[K_SYNC, SYSCALL_IP, SYNC_JOURNAL, COMMIT, LOOP, MAIN]);
+    let writing = t
+        .stacks
+        .intern(&[K_PWRITE, 0x7f00_0000_1100, LIB_INSERT, LOOP_INSERT, MAIN]);
+    let inserting = t.stacks.intern(&[LIB_INSERT + 0x10, LOOP_INSERT, MAIN]);
+    let parsing = t.stacks.intern(&[LIB_PARSE + 0x10, LOOP_PARSE, MAIN]);
+    let th = t.threads.get_mut(&100).unwrap();
+    th.sample_stacks.remove(&in_loop);
+    *th.sample_stacks.get_mut(&kernel_in_sync).unwrap() -= 10;
+    th.sample_stacks.insert(writing, 10);
+    th.sample_stacks.insert(inserting, insert);
+    th.sample_stacks.insert(parsing, parse);
+    let left = 50 - insert - parse;
+    if left > 0 {
+        th.sample_stacks.insert(in_loop, left);
+    }
+    t
+}
+
+#[test]
+fn library_calls_that_write_go_with_the_commits() {
+    // The insert call writes (pwrite samples under it): its 30 ms of user
+    // CPU are the transaction's and go; the parser's 20 ms stay. Rest: 20 ms
+    // + one commit's 5 ms.
+    let t = with_library("/usr/lib/libstore.so.1", 30, 20);
+    let s = batch(&t);
+    assert!(near(s, 1.0 / 0.025), "{s}");
+    let why = analyze(&t, 2).recommendations[0].why.clone();
+    assert!(
+        why.contains("0.07 s in the commit routine and the calls into libstore.so.1"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_library_call_holding_most_user_cpu_is_the_runtime() {
+    // The insert call holds 48 of the thread's 90 ms of user CPU: the
+    // program's runtime (libpython for a script), so it stays.
+    let s = batch(&with_library("/usr/lib/libstore.so.1", 48, 2));
+    assert!(near(s, 1.0 / 0.055), "{s}");
+}
+
+#[test]
+fn the_programs_own_code_is_not_a_library() {
+    // The same code mapped from the program's executable: no library; only
+    // the commit routine's user CPU goes (the loop's 50 ms stay).
+    let s = batch(&with_library("/usr/bin/app", 30, 20));
+    assert!(near(s, 1.0 / 0.055), "{s}");
 }

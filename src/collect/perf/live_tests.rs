@@ -13,6 +13,7 @@ fn record(argv: &[&str]) -> Option<Trace> {
         argv: argv.clone(),
         launched: held.launched,
         warmer: None,
+        kallsyms: None,
     };
     let session = match open(
         target,

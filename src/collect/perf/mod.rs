@@ -85,6 +85,9 @@ pub struct Target {
     pub launched: Ns,
     /// Receives the executable files the target maps, to read them ahead.
     pub warmer: Option<crate::stacks::service::Warmer>,
+    /// Kernel symbols being read ahead ([`crate::analyze::kallsyms::preload`]);
+    /// `None`: the drain thread reads them itself.
+    pub kallsyms: Option<crate::analyze::kallsyms::Preload>,
 }
 
 pub struct PerfSession {
@@ -573,6 +576,16 @@ pub fn open(
     let stop = Arc::new(AtomicBool::new(false));
     let end = Arc::new(AtomicU64::new(Ns::MAX));
     let (stop2, end2) = (stop.clone(), end.clone());
+    // Kernel symbols are needed from the first switch-out on. Read ahead,
+    // they are in hand before the target runs (reading /proc/kallsyms takes
+    // tens of milliseconds of CPU, which would otherwise compete with the
+    // target's start-up).
+    let mut target = target;
+    let kallsyms = match (fields.is_some(), target.kallsyms.take()) {
+        (false, _) => Some(Vec::new()),
+        (true, Some(pre)) => Some(pre.get()),
+        (true, None) => None,
+    };
     // Wakes the drain thread out of poll() at once when the run ends.
     // SAFETY: eventfd has no memory preconditions.
     let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -580,11 +593,7 @@ pub fn open(
         .name("wallprof-drain".into())
         .spawn(move || {
             raise_priority();
-            let kallsyms = if fields.is_some() {
-                load_kallsyms()
-            } else {
-                Vec::new()
-            };
+            let kallsyms = kallsyms.unwrap_or_else(crate::analyze::kallsyms::load);
             let mut rec = Recorder::new(
                 target.pid,
                 target.argv,
@@ -618,10 +627,6 @@ pub fn open(
 fn raise_priority() {
     // SAFETY: setpriority on the calling thread (tid 0 = self).
     unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, -10) };
-}
-
-fn load_kallsyms() -> Vec<(u64, String)> {
-    crate::analyze::kallsyms::load()
 }
 
 impl PerfSession {
