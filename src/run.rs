@@ -75,8 +75,6 @@ pub struct RunMeta {
 /// with (the target's, or 127/126 when it could not be started).
 pub fn run(cfg: &RunConfig) -> i32 {
     let mut startup = Timing::new();
-    // Read ahead while wallprof prepares (the perf collector needs them).
-    let kallsyms = (!cfg.no_perf).then(crate::analyze::kallsyms::preload);
     let mut notes = Vec::new();
     let out = prepare_out_dir(cfg.out_dir.as_deref(), &mut notes);
     startup.mark("out dir");
@@ -94,6 +92,10 @@ pub fn run(cfg: &RunConfig) -> i32 {
         Err(e) => return launch_failed(&e),
     };
     startup.mark("spawn");
+    // Kernel symbols, read while the collectors attach (the perf collector
+    // needs them before the target runs). After the fork: the target is
+    // forked while wallprof is single-threaded.
+    let kallsyms = (!cfg.no_perf).then(crate::analyze::kallsyms::preload);
 
     // Reads the target's files for symbolization while it runs, on CPU time
     // nothing else wants.
