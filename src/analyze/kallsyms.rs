@@ -56,6 +56,24 @@ pub fn preload() -> Preload {
     )
 }
 
+/// Whether `/proc/kallsyms` shows zero addresses (or cannot be read): then
+/// there is nothing to load, and the first lines tell it without the cost of
+/// formatting the whole table.
+fn hidden() -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open("/proc/kallsyms")
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    !text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|a| u64::from_str_radix(a, 16).ok())
+        .is_some_and(|a| a != 0)
+}
+
 /// What the cached table must match: the boot (kernel image and its
 /// randomized base) and the loaded modules (their symbols are in the table).
 pub fn current_key() -> Option<String> {
@@ -89,9 +107,16 @@ pub fn cache_path() -> Option<PathBuf> {
 /// written to the cache, when the addresses are visible; failures to write
 /// are ignored: the cache only saves time).
 pub fn load_cached(path: Option<&Path>) -> Vec<(u64, String)> {
+    if hidden() {
+        return Vec::new();
+    }
     let key = current_key();
     if let (Some(path), Some(key)) = (path, key.as_deref()) {
-        if let Some(syms) = std::fs::read(path).ok().and_then(|b| decode(&b, key)) {
+        let cached = owned(path)
+            .then(|| std::fs::read(path).ok())
+            .flatten()
+            .and_then(|b| decode(&b, key));
+        if let Some(syms) = cached {
             return syms;
         }
     }
@@ -146,17 +171,33 @@ pub fn decode(bytes: &[u8], key: &str) -> Option<Vec<(u64, String)>> {
     rest.is_empty().then_some(syms)
 }
 
-/// Write the cache atomically (a temporary file renamed over it), readable
-/// by its owner only: kernel addresses are not for everyone.
+/// Whether `path` (not following a symlink) belongs to the effective user:
+/// wallprof run through `sudo` keeps away from the invoking user's cache.
+fn owned(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.uid() == me)
+}
+
+/// Write the cache atomically (a new temporary file renamed over it),
+/// readable by its owner only: kernel addresses are not for everyone. Only
+/// into a directory the effective user owns, and never through an existing
+/// file or symlink.
 fn store(path: &Path, key: &str, syms: &[(u64, String)]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    if !owned(dir) {
+        return Err(std::io::Error::other(
+            "cache directory owned by another user",
+        ));
+    }
     let tmp = dir.join(format!(".kallsyms.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)?;
     let r = f
@@ -236,6 +277,22 @@ mod tests {
             std::fs::write(&path, encode("another boot", &[(1, "stale".into())])).unwrap();
             assert_eq!(load_cached(Some(&path)), first);
         }
+    }
+
+    #[test]
+    fn another_users_cache_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kallsyms");
+        let Some(key) = current_key() else { return };
+        std::fs::write(&path, encode(&key, &[(1, "planted".into())])).unwrap();
+        // Only root can give the file away; elsewhere there is nothing to test.
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        if unsafe { libc::chown(c.as_ptr(), 65534, 65534) } != 0 {
+            return;
+        }
+        let syms = load_cached(Some(&path));
+        assert!(!syms.iter().any(|(_, n)| n == "planted"));
     }
 
     #[test]
