@@ -66,12 +66,11 @@ fn hidden() -> bool {
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
     let text = String::from_utf8_lossy(&head[..n]);
-    !text
-        .lines()
+    text.lines()
         .next()
         .and_then(|l| l.split_whitespace().next())
         .and_then(|a| u64::from_str_radix(a, 16).ok())
-        .is_some_and(|a| a != 0)
+        .is_none_or(|a| a == 0)
 }
 
 /// What the cached table must match: the boot (kernel image and its
