@@ -393,6 +393,7 @@ fn rec(strategy: &str, why: String, speedup: f64) -> Recommendation {
         strategy: strategy.into(),
         why,
         estimated_speedup: round2(speedup.max(1.0)),
+        estimated_range: None,
     }
 }
 
@@ -699,17 +700,46 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
         Some(lib) => format!("in the commit routine and the calls into {lib} that write or lock"),
         None => "in the commit routine".to_string(),
     };
+    let runq_note = if runq_s >= 0.0005 {
+        format!(" (not counting {runq_s:.2} s runnable, waiting for a CPU)")
+    } else {
+        String::new()
+    };
+    // A direct write waits for the device to take its bytes: part of that
+    // wait is the device's per-request latency, which larger writes remove,
+    // and part its transfer of the bytes, which stays. Writes of one size
+    // cannot tell the two apart, so the estimate is a range: transfer time
+    // negligible (all of the wait goes) to the device already at its
+    // transfer rate (all of it stays).
+    let direct_s = syncs
+        .iter()
+        .filter(|w| is_direct_write(&w.what))
+        .map(|w| w.ns())
+        .sum::<f64>()
+        / 1e9;
+    if direct_s > 0.0 {
+        let rest_low = rest + direct_s * (1.0 - 1.0 / n);
+        let low = ((wall - runq_s).max(0.0) / rest_low.max(1e-3)).clamp(1.0, speedup);
+        let why = format!(
+            "{} synchronous writes took {sync_s:.2} s of waiting and about {:.2} s of CPU ({sys_s:.2} s in the kernel, {user_s:.2} s {user_where}); fewer, larger writes would remove the per-write kernel work and the device's latency per request, but not its transfer of the bytes, which is part of the {direct_s:.2} s the direct-I/O writes waited and which writes of one size cannot tell from the latency: the run would take about {rest:.2} s if the transfer is quick ({speedup:.1}x), {rest_low:.2} s if the device already writes at its full rate ({low:.1}x){runq_note}",
+            syncs.len(),
+            sys_s + user_s,
+        );
+        let mut r = rec("batch", why, speedup);
+        r.estimated_range = Some([round2(low), r.estimated_speedup]);
+        return Some(r);
+    }
     let why = format!(
-        "{} synchronous commits took {sync_s:.2} s of waiting and about {:.2} s of CPU ({sys_s:.2} s in the kernel, {user_s:.2} s {user_where}), with {writes_s:.2} s of other disk writes around them; grouped into one, the run would take about {rest:.2} s{}",
+        "{} synchronous commits took {sync_s:.2} s of waiting and about {:.2} s of CPU ({sys_s:.2} s in the kernel, {user_s:.2} s {user_where}), with {writes_s:.2} s of other disk writes around them; grouped into one, the run would take about {rest:.2} s{runq_note}",
         syncs.len(),
         sys_s + user_s,
-        if runq_s >= 0.0005 {
-            format!(" (not counting {runq_s:.2} s runnable, waiting for a CPU)")
-        } else {
-            String::new()
-        }
     );
     Some(rec("batch", why, speedup))
+}
+
+/// A direct-I/O write: its wait includes the device's transfer of the bytes.
+fn is_direct_write(what: &str) -> bool {
+    what.contains("direct-I/O write")
 }
 
 /// Disk waits that read data (they stay when commits are grouped).

@@ -117,6 +117,12 @@ pub struct Recommendation {
     pub strategy: String,
     pub why: String,
     pub estimated_speedup: f64,
+    /// Added field: `[low, high]` when the estimate depends on a quantity
+    /// this run could not measure (the device's transfer rate for batched
+    /// direct writes); `estimated_speedup` is then `high`, the estimate with
+    /// that quantity at its favourable extreme, and `why` says what it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_range: Option<[f64; 2]>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

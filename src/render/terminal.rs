@@ -71,7 +71,9 @@ pub fn summary(p: &Profile, out: &Path, meta: &RunMeta) -> String {
         let _ = writeln!(s, "              {r}");
     }
     if let Some(r) = p.recommendations.first() {
-        let speedup = if r.estimated_speedup > 1.0 {
+        let speedup = if let Some([lo, hi]) = r.estimated_range.filter(|[lo, hi]| hi > lo) {
+            format!(" (estimated {lo:.1}x to {hi:.1}x)")
+        } else if r.estimated_speedup > 1.0 {
             format!(" (estimated {:.1}x)", r.estimated_speedup)
         } else {
             String::new()

@@ -235,3 +235,50 @@ fn the_programs_own_code_is_not_a_library() {
     let s = batch(&with_library("/usr/bin/app", 30, 20));
     assert!(near(s, 1.0 / 0.055), "{s}");
 }
+
+const K_DIO: u64 = 0xffff_ffff_8100_5000;
+const K_EXT4_WRITE: u64 = 0xffff_ffff_8100_6000;
+const K_VFS_WRITE: u64 = 0xffff_ffff_8100_7000;
+
+/// `committer(0, 50, 0, true)` whose waits are direct-I/O writes (D state,
+/// a kernel stack through iomap_dio_rw under write) instead of fdatasync.
+fn direct_writer() -> Trace {
+    let mut t = committer(0, 50, 0, true);
+    t.kallsyms.extend([
+        (K_DIO, "iomap_dio_rw".to_string()),
+        (K_EXT4_WRITE, "ext4_file_write_iter".to_string()),
+        (K_VFS_WRITE, "vfs_write".to_string()),
+    ]);
+    t.kallsyms.sort();
+    let k = t.kstacks.intern(&[K_DIO, K_EXT4_WRITE, K_VFS_WRITE]);
+    let cause = t.causes.intern(crate::model::trace::Cause {
+        state: crate::model::trace::SwitchState::DiskSleep,
+        kstack: Some(k),
+        syscall_nr: Some(1),
+        ..Default::default()
+    });
+    for o in &mut t.threads.get_mut(&100).unwrap().offcpu {
+        o.cause = cause;
+    }
+    t
+}
+
+#[test]
+fn direct_writes_give_a_range_for_the_unmeasured_transfer() {
+    // The direct writes' 0.5 s of waits hold the device's transfer of the
+    // bytes, which larger writes keep: between all of it going (the same
+    // 55 ms rest as fdatasync commits) and all of it staying (55 ms + the
+    // other 99 waits' 495 ms).
+    let t = direct_writer();
+    let a = analyze(&t, 2);
+    let r = &a.recommendations[0];
+    assert_eq!(r.strategy, "batch", "{:?}", a.recommendations);
+    let [low, high] = r.estimated_range.expect("a range for direct writes");
+    assert!(near(high, 1.0 / 0.055), "{r:?}");
+    assert!(near(low, 1.0 / 0.55), "{r:?}");
+    assert_eq!(r.estimated_speedup, high);
+    assert!(r.why.contains("transfer"), "{}", r.why);
+    // fdatasync commits carry no range: their bytes are a page or two.
+    let fsync = analyze(&committer(0, 50, 0, true), 2);
+    assert_eq!(fsync.recommendations[0].estimated_range, None);
+}
