@@ -76,7 +76,7 @@ def build(name):
 
 
 def language(name):
-    return {"c": "C", "py": "Python", "sh": "shell", "node": "Node.js", "java": "Java"}.get(name.split("_")[0], "?")
+    return {"c": "C", "py": "Python", "sh": "shell", "node": "Node.js", "java": "Java", "go": "Go"}.get(name.split("_")[0], "?")
 
 
 def timed(av):
