@@ -193,6 +193,9 @@ pub fn run(cfg: &RunConfig) -> i32 {
         state: CollectorState::Ok,
     }));
     let mut trace = collect::merge::merge(perf_trace, proc_trace, launched, &running, &exit);
+    // Runtime-specific evidence, in place (the analysis would otherwise do
+    // it on a copy): Go's scheduler parks its idle threads on futexes.
+    crate::analyze::mark_scheduler_parks(&mut trace);
     trace.collectors = statuses;
     trace.freq_hz = if trace.counts.on_cpu_samples > 0 || !cfg.no_perf {
         cfg.freq

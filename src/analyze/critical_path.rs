@@ -18,7 +18,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analyze::accounting::{on_cpu_ns, thread_end};
-use crate::analyze::waitkind::{is_parking, Classified, Dependency, PREEMPTED, SIGNAL_WAIT};
+use crate::analyze::waitkind::{
+    is_parking, Classified, Dependency, PREEMPTED, SCHED_PARK, SIGNAL_WAIT,
+};
 use crate::model::trace::{Fidelity, Ns, OffCpu, Pid, SwitchState, ThreadTrace, Tid, Trace};
 use crate::model::WaitKind;
 
@@ -420,7 +422,7 @@ impl<'a> Walker<'a> {
             (Dependency::Signal, Some(pid)) if c.what == SIGNAL_WAIT => {
                 Some(descendants(trace, pid))
             }
-            (Dependency::Signal, Some(pid)) if c.kind == WaitKind::Lock => {
+            (Dependency::Signal, Some(pid)) if c.kind == WaitKind::Lock || c.what == SCHED_PARK => {
                 Some(BTreeSet::from([pid]))
             }
             _ => None,

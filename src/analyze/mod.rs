@@ -20,10 +20,10 @@ pub mod waitkind;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::profile;
-use crate::model::trace::{Pid, Tid, Trace};
+use crate::model::trace::{Cause, CauseId, Pid, Tid, Trace};
 
 pub use accounting::{identity_violations, IdentityViolation, ThreadAccount};
 pub use critical_path::Path;
@@ -56,6 +56,17 @@ pub fn analyze(trace: &Trace, ncpus: usize) -> Analysis {
 /// As [`analyze`], with a namer for user stacks so that reasons can name the
 /// program's function that waits.
 pub fn analyze_with(trace: &Trace, ncpus: usize, namer: Option<verdict::Namer<'_>>) -> Analysis {
+    // A trace that has not had its runtime marks (wallprof's own pipeline
+    // marks in place before symbolizing) is marked on a copy.
+    let marked;
+    let trace = if unmarked_parks(trace) {
+        let mut t = trace.clone();
+        mark_scheduler_parks(&mut t);
+        marked = t;
+        &marked
+    } else {
+        trace
+    };
     let classes = classify_all(trace);
     let mut threads = accounting::account_threads(trace, &classes);
     let parked = critical_path::parked_threads(trace, &classes);
@@ -92,6 +103,84 @@ pub fn analyze_with(trace: &Trace, ncpus: usize, namer: Option<verdict::Namer<'_
         findings,
         threads,
         runtimes,
+    }
+}
+
+/// Processes whose runtime parks idle OS threads on futexes (Go).
+fn parking_runtimes(trace: &Trace) -> BTreeSet<Pid> {
+    trace
+        .processes
+        .iter()
+        .filter(|(_, p)| runtime::detect(p) == runtime::GO)
+        .map(|(&pid, _)| pid)
+        .collect()
+}
+
+/// Whether a thread of a Go process has a futex wait not yet marked as a
+/// scheduler park.
+fn unmarked_parks(trace: &Trace) -> bool {
+    let go = parking_runtimes(trace);
+    if go.is_empty() {
+        return false;
+    }
+    let mut seen = BTreeSet::new();
+    trace
+        .threads
+        .values()
+        .filter(|t| go.contains(&t.pid))
+        .flat_map(|t| &t.offcpu)
+        .any(|o| {
+            seen.insert(o.cause) && {
+                let c = trace.causes.get(o.cause);
+                !c.sched_park && waitkind::is_futex_wait(trace, c)
+            }
+        })
+}
+
+/// Mark the futex waits of Go processes' threads as scheduler parks
+/// ([`Cause::sched_park`](crate::model::trace::Cause::sched_park)): the
+/// runtime parks an OS thread on a futex when it has no goroutine to run,
+/// and the thread that hands it one ends the wait, so the critical path
+/// looks through it and no finding counts it as a lock. Needs the whole
+/// recording (a process's runtime is known from its executable), so it is
+/// a step of the analysis, not of a collector. Idempotent.
+pub fn mark_scheduler_parks(trace: &mut Trace) {
+    let go = parking_runtimes(trace);
+    if go.is_empty() {
+        return;
+    }
+    let mut remap: HashMap<CauseId, CauseId> = HashMap::new();
+    let tids: Vec<Tid> = trace
+        .threads
+        .values()
+        .filter(|t| go.contains(&t.pid))
+        .map(|t| t.tid)
+        .collect();
+    for tid in tids {
+        let n = trace.threads[&tid].offcpu.len();
+        for i in 0..n {
+            let old = trace.threads[&tid].offcpu[i].cause;
+            let new = match remap.get(&old) {
+                Some(&id) => id,
+                None => {
+                    let c = trace.causes.get(old);
+                    let id = if !c.sched_park && waitkind::is_futex_wait(trace, c) {
+                        let marked = Cause {
+                            sched_park: true,
+                            ..c.clone()
+                        };
+                        trace.causes.intern(marked)
+                    } else {
+                        old
+                    };
+                    remap.insert(old, id);
+                    id
+                }
+            };
+            if let Some(t) = trace.threads.get_mut(&tid) {
+                t.offcpu[i].cause = new;
+            }
+        }
     }
 }
 

@@ -5,9 +5,16 @@
 //! (`cpython`, `node`, `jvm`, `go`, `native`, `shell`, `unknown`). Mapped
 //! libraries win over names (a renamed `python3.11` still maps libpython or is
 //! called python*); a process whose exe could not be read and whose names say
-//! nothing is `unknown`. Go binaries are static and look native from the
-//! outside: mapping evidence for `go` is not implemented yet, so they are
-//! `native`.
+//! nothing is `unknown`. Go binaries are mostly static and map no runtime
+//! library: they are told by their executable, which carries the Go
+//! toolchain's build information (a `.go.buildinfo` section, kept by
+//! `-ldflags=-s -w`) or its build-id note (`.note.go.buildid`). The answer
+//! is cached per executable path for the life of the process.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use object::{Object, ObjectSection};
 
 use crate::model::trace::ProcessTrace;
 
@@ -28,11 +35,47 @@ pub fn detect(p: &ProcessTrace) -> &'static str {
     if let Some(r) = names.into_iter().find_map(from_name) {
         return r;
     }
+    if p.exe.as_deref().is_some_and(is_go_executable) {
+        return GO;
+    }
     if p.exe.is_some() || !p.mappings.is_empty() {
         NATIVE
     } else {
         UNKNOWN
     }
+}
+
+/// ELF sections only the Go toolchain writes.
+const GO_SECTIONS: &[&str] = &[".go.buildinfo", ".note.go.buildid", ".gopclntab"];
+
+/// Whether the file at `path` is an executable built by the Go toolchain
+/// (cached per path). Unreadable files and non-ELF files are not.
+pub fn is_go_executable(path: &str) -> bool {
+    static CACHE: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let path = path.trim_end_matches(" (deleted)");
+    if let Some(&known) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+        return known;
+    }
+    let go = std::fs::File::open(path)
+        .ok()
+        // SAFETY: a read-only private map; a file truncated meanwhile makes
+        // the parse fail or fault, as for any reader of the file.
+        .and_then(|f| unsafe { memmap2::Mmap::map(&f) }.ok())
+        .is_some_and(|m| has_go_sections(&m));
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(path.to_string(), go);
+    go
+}
+
+/// Whether ELF bytes hold one of the Go toolchain's sections.
+pub fn has_go_sections(bytes: &[u8]) -> bool {
+    object::File::parse(bytes).is_ok_and(|f| {
+        f.sections()
+            .any(|s| s.name().is_ok_and(|n| GO_SECTIONS.contains(&n)))
+    })
 }
 
 fn basename(path: &str) -> &str {
@@ -90,6 +133,16 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn go_sections_only_in_go_executables() {
+        // Positive cases need a Go toolchain: tests/it/runtimes.rs builds one.
+        assert!(!has_go_sections(b"\x7fELF but not really"));
+        assert!(!has_go_sections(b""));
+        let me = std::env::current_exe().unwrap();
+        assert!(!is_go_executable(me.to_str().unwrap()));
+        assert!(!is_go_executable("/nonexistent/wallprof-test"));
     }
 
     #[test]

@@ -507,6 +507,10 @@ fn cpu_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
                 "thread-pool",
                 "worker threads (the event loop runs on one thread)",
             ),
+            runtime::GO => (
+                "thread-pool",
+                "goroutines (Go runs them on GOMAXPROCS threads, every CPU by default)",
+            ),
             _ => ("thread-pool", "threads"),
         };
         let why = format!(
@@ -587,8 +591,16 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     // A negligible overlap gain must not hide why nothing helps.
     let negligible = speedup < 1.05 && (scheduled || concurrent);
     if over.len() >= 2 && longest < 0.9 * total && !negligible {
+        let how = match root_runtime(cx) {
+            runtime::CPYTHON => " (asyncio.gather, or a ThreadPoolExecutor for blocking calls)",
+            runtime::NODE => " (start them together and await Promise.all)",
+            runtime::GO => " (a goroutine each, and a sync.WaitGroup)",
+            runtime::JVM => " (an ExecutorService, or CompletableFuture)",
+            runtime::SHELL => " (commands in the background with &, then wait; or xargs -P)",
+            _ => "",
+        };
         let why = format!(
-            "{} waits totalling {total:.2} s ran one after another; overlapped, they would take about the longest one, and the run about {floor:.2} s",
+            "{} waits totalling {total:.2} s ran one after another; overlapped{how}, they would take about the longest one, and the run about {floor:.2} s",
             over.len()
         );
         let first = match root_runtime(cx) {
@@ -957,8 +969,11 @@ pub fn gil_contention(cx: &Context<'_>) -> Option<Finding> {
 /// blocked in other calls: sleeps, socket calls, file I/O, child waits,
 /// pipes, or an epoll wait on a different epoll instance than its loop's (a
 /// nested private loop, as in Node's execFileSync). Futex waits (locks,
-/// interpreter hand-overs), runqueue time, waits without evidence, page
-/// faults and D waits outside a known syscall do not count.
+/// interpreter hand-overs, scheduler parks), runqueue time, waits without
+/// evidence, page faults and D waits outside a known syscall do not count.
+/// Go processes are left out: Go's netpoller is not one thread's loop, and
+/// the runtime hands the goroutines of a thread blocked in a system call to
+/// another thread, so no call stalls it.
 pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
     let wall = cx.path.wall_ns as f64 / 1e9;
     let mut best: Option<(Tid, f64, usize, BTreeMap<String, f64>)> = None;
@@ -971,7 +986,8 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
         .iter()
         .map(|c| waitkind::is_epoll(cx.trace, c))
         .collect();
-    for t in cx.trace.threads.values() {
+    let go = |pid: Pid| cx.runtimes.get(&pid).is_some_and(|r| r == runtime::GO);
+    for t in cx.trace.threads.values().filter(|t| !go(t.pid)) {
         let mut loop_fd: Option<Option<i32>> = None;
         let (mut epolls, mut blocked_ns, mut calls) = (0usize, 0u64, 0usize);
         let mut by_what: BTreeMap<String, f64> = BTreeMap::new();
@@ -1008,6 +1024,7 @@ pub fn blocking_call_in_event_loop(cx: &Context<'_>) -> Option<Finding> {
                     && cause.syscall_nr.is_none()
                     && cause.syscall_name.is_none();
             let counts = !matches!(c.kind, WaitKind::Lock | WaitKind::CpuContention)
+                && c.what != waitkind::SCHED_PARK
                 && c.dependency != Dependency::Unknown
                 && cause.state != SwitchState::Preempted
                 && !not_a_call;

@@ -62,10 +62,20 @@ pub const UNIDENTIFIED: &str = "an unidentified wait";
 /// What a preempted interval is called.
 pub const PREEMPTED: &str = "preempted (runnable, waiting for a CPU)";
 
+/// What a Go runtime thread's futex wait is called (see [`Cause::sched_park`]).
+pub const SCHED_PARK: &str = "an idle Go runtime thread parked by its scheduler (futex)";
+
 /// Classify one interval's evidence. Never fails: the last resort is `other`.
 pub fn classify(trace: &Trace, cause: &Cause) -> Classified {
     if cause.state == SwitchState::Preempted {
         return Classified::leaf(WaitKind::CpuContention, PREEMPTED);
+    }
+    if cause.sched_park {
+        // Go parks an OS thread on a futex when it has no goroutine to run;
+        // the peer that hands it one ends the wait. Goroutines waiting on a
+        // sync.Mutex or a channel are parked by the runtime, not by the
+        // kernel, so no futex here is a lock between the program's threads.
+        return Classified::new(WaitKind::Other, Dependency::Signal, SCHED_PARK);
     }
     let frames = kstack_frames(trace, cause);
     let wchan: Vec<String> = cause
@@ -404,6 +414,18 @@ fn poll_class(call: String, cause: &Cause) -> Classified {
 /// The end of what an epoll wait on several sockets is called: waits that
 /// already overlap.
 pub const OVERLAPPED: &str = " (already overlapped)";
+
+/// True when the wait is in a futex (kernel stack, syscall or wchan).
+pub fn is_futex_wait(trace: &Trace, cause: &Cause) -> bool {
+    const FUTEX: &[&str] = &["futex_*", "__futex_*", "do_futex", "__x64_sys_futex*"];
+    cause.state != SwitchState::Preempted
+        && (has(&kstack_frames(trace, cause), FUTEX)
+            || matches!(syscall(cause), Some("futex" | "futex_waitv"))
+            || cause
+                .wchan
+                .as_deref()
+                .is_some_and(|w| has(&[normalize(w)], FUTEX)))
+}
 
 fn futex_frames(f: &[String], cause: &Cause) -> Option<Classified> {
     has(f, &["futex_*", "__futex_*", "do_futex", "__x64_sys_futex*"]).then(|| futex(cause.futex_op))

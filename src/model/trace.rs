@@ -92,6 +92,12 @@ pub struct Cause {
     /// For an epoll wait: how many outside sockets (TCP, UDP) the epoll set
     /// held, up to 255. Two or more are waits already overlapped.
     pub sockets: u8,
+    /// A futex wait of a thread whose runtime parks idle OS threads on
+    /// futexes between tasks (Go's scheduler): the thread waits for work
+    /// handed over by a peer, not for a lock of the program's. Set by the
+    /// analysis from the process's runtime (`analyze::mark_scheduler_parks`),
+    /// never by a collector.
+    pub sched_park: bool,
 }
 
 pub type CauseId = u32;

@@ -9,6 +9,7 @@ mod corpus;
 mod exit;
 mod fallback;
 mod io;
+mod runtimes;
 mod schema;
 mod scope;
 mod signals;

@@ -1,13 +1,16 @@
-// go_seq_fetch, FIXED variant: the same 12 requests to the same in-process service, each in
+// go_seq_fetch, FIXED variant: the same 12 requests to the same child-process service, each in
 // its own goroutine, waited for with a sync.WaitGroup. Same output as main.go.
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,7 +18,10 @@ import (
 const requests = 12
 const delay = 150 * time.Millisecond
 
-func startServer() string {
+// serve is the service: the same binary started again as a child process
+// ("serve"), listening on 127.0.0.1, answering each request after 150 ms. It
+// prints its address, then exits when its stdin closes (the client is done).
+func serve() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -32,7 +38,30 @@ func startServer() string {
 		w.Write(body)
 	})
 	go http.Serve(ln, mux)
-	return ln.Addr().String()
+	fmt.Println(ln.Addr().String())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// startServer starts the service as a child process and returns its address
+// and the pipe to its stdin (closed to stop it).
+func startServer() (string, io.WriteCloser, *exec.Cmd) {
+	cmd := exec.Command(os.Args[0], "serve")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		panic(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		panic(err)
+	}
+	if err := cmd.Start(); err != nil {
+		panic(err)
+	}
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		panic(err)
+	}
+	return strings.TrimSpace(addr), stdin, cmd
 }
 
 func fetch(addr string, i int) []byte {
@@ -61,7 +90,11 @@ func report(bodies [][]byte) {
 }
 
 func main() {
-	addr := startServer()
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		serve()
+		return
+	}
+	addr, stop, server := startServer()
 	bodies := make([][]byte, requests)
 	var wg sync.WaitGroup
 	for i := 0; i < requests; i++ {
@@ -72,5 +105,7 @@ func main() {
 		}(i)
 	}
 	wg.Wait()
+	stop.Close()
+	server.Wait()
 	report(bodies)
 }
