@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analyze::accounting::{on_cpu_ns, thread_end};
 use crate::analyze::waitkind::{
-    is_parking, Classified, Dependency, PREEMPTED, SCHED_PARK, SIGNAL_WAIT,
+    is_parking, Classified, Dependency, POLL_TIMEOUT, PREEMPTED, SCHED_PARK, SIGNAL_WAIT,
 };
 use crate::model::trace::{Fidelity, Ns, OffCpu, Pid, SwitchState, ThreadTrace, Tid, Trace};
 use crate::model::WaitKind;
@@ -387,7 +387,7 @@ impl<'a> Walker<'a> {
             let (x, y) = (win[0], win[1]);
             let busy: Vec<(Tid, Busy)> = candidates
                 .iter()
-                .filter_map(|t| self.busy_at(t, x).map(|b| (t.tid, b)))
+                .filter_map(|t| self.busy_at(t, x, c).map(|b| (t.tid, b)))
                 .collect();
             if busy.is_empty() {
                 self.charge(c, tid, x, y, w);
@@ -430,14 +430,23 @@ impl<'a> Walker<'a> {
         trace
             .threads
             .values()
-            .filter(|t| t.tid != tid && !exclude.contains(&t.tid) && !self.parked.contains(&t.tid))
+            // A Go netpoller thread is parked most of its life, and is
+            // still what a scheduler park waits on (see `busy_at`).
+            .filter(|t| {
+                t.tid != tid
+                    && !exclude.contains(&t.tid)
+                    && (c.what == SCHED_PARK || !self.parked.contains(&t.tid))
+            })
             .filter(|t| t.start < e && thread_end(trace, t) > s)
             .filter(|t| scope.as_ref().is_none_or(|d| d.contains(&t.pid)))
             .collect()
     }
 
-    /// What `t` was doing at `x`, when it counts as busy.
-    fn busy_at(&self, t: &ThreadTrace, x: Ns) -> Option<Busy<'a>> {
+    /// What `t` was doing at `x`, when it counts as busy for sharing the
+    /// wait `shared`. For a Go scheduler park, a peer waiting in the
+    /// netpoller (epoll on sockets, or until a goroutine's timer) counts:
+    /// that thread waits on behalf of every parked goroutine of the process.
+    fn busy_at(&self, t: &ThreadTrace, x: Ns, shared: &Classified) -> Option<Busy<'a>> {
         if x < t.start || x >= thread_end(self.trace, t) || t.timeline == Fidelity::None {
             return None;
         }
@@ -453,7 +462,12 @@ impl<'a> Walker<'a> {
         if self.in_convoy(t.tid, c, o) {
             return Some(Busy::Waiting(&CONVOY_CLASS));
         }
-        (c.dependency == Dependency::Leaf && !is_parking(c)).then_some(Busy::Waiting(c))
+        let leaf = c.dependency == Dependency::Leaf && !is_parking(c);
+        let netpoller = shared.what == SCHED_PARK
+            && c.dependency == Dependency::Poll
+            && c.kind == WaitKind::Network
+            || shared.what == SCHED_PARK && c.what.ends_with(POLL_TIMEOUT);
+        (leaf || netpoller).then_some(Busy::Waiting(c))
     }
 }
 

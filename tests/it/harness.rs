@@ -25,7 +25,8 @@ pub fn scratch() -> PathBuf {
     dir
 }
 
-/// Held while a workload is profiled; poisoning by a failed test is ignored.
+/// Held while a workload is profiled or timed, and while workloads are
+/// compiled; poisoning by a failed test is ignored. Not reentrant.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -219,6 +220,9 @@ pub fn c_workload(name: &str) -> PathBuf {
         return bin;
     }
     let tmp = bin_dir.join(format!(".{name}.tmp"));
+    // Compiling holds the profiling lock: a build beside a profiled run
+    // would show in it as CPU contention.
+    let _quiet = serial();
     let out = Command::new("gcc")
         .args(["-O2", "-pthread", "-Wall", "-o"])
         .arg(&tmp)

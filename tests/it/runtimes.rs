@@ -17,6 +17,8 @@ fn go_workload(name: &str) -> Option<PathBuf> {
     let src = repo().join("workloads/go").join(format!("{name}.go"));
     let bin = scratch().join("bin").join(format!("go-{name}"));
     std::fs::create_dir_all(bin.parent().unwrap()).expect("bin dir");
+    // A build beside a profiled run would show in it as CPU contention.
+    let _quiet = serial();
     let out = Command::new("go")
         .arg("build")
         .arg("-o")
@@ -63,12 +65,15 @@ fn go_scheduler_parks_are_looked_through_not_locks() {
         .filter_map(|f| f["id"].as_str())
         .collect();
     assert!(!ids.contains(&"lock-contention"), "{ids:?}\n{ctx}");
-    // The rest is the workers' CPU.
+    // The rest is the workers' computation: on a CPU, or runnable when
+    // something else on this shared machine held the CPUs.
     let wall = f(&p["wall_s"]);
+    let on = f(&p["critical_path"]["on_cpu_s"]);
     assert!(
-        close(f(&p["critical_path"]["on_cpu_s"]), wall - slept, 0.15, 0.05),
+        close(on + wait_s(p, "cpu-contention"), wall - slept, 0.15, 0.05),
         "{ctx}"
     );
+    assert!(on > 0.3, "{ctx}");
 }
 
 #[test]

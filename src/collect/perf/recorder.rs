@@ -1100,22 +1100,35 @@ impl Recorder {
         }
     }
 
-    fn push_offcpu(&mut self, tid: Tid, mut p: Pending, end: Ns) {
-        if let Some(timeout) = p.timeout {
-            let waited = p.wake.unwrap_or(end).saturating_sub(p.start);
-            if p.waker.is_none() && waited + TIMEOUT_SLACK_NS >= timeout {
-                p.cause = match self.timed_out_of.get(&p.cause) {
+    /// `cause`, or its timed-out twin when the wait (nobody woke it) lasted
+    /// until its own timeout.
+    fn with_timeout(
+        &mut self,
+        cause: CauseId,
+        timeout: Option<Ns>,
+        waited: Ns,
+        waker: Option<Tid>,
+    ) -> CauseId {
+        match timeout {
+            Some(timeout) if waker.is_none() && waited + TIMEOUT_SLACK_NS >= timeout => {
+                match self.timed_out_of.get(&cause) {
                     Some(&id) => id,
                     None => {
-                        let mut c = self.trace.causes.get(p.cause).clone();
+                        let mut c = self.trace.causes.get(cause).clone();
                         c.timed_out = true;
                         let id = self.trace.causes.intern(c);
-                        self.timed_out_of.insert(p.cause, id);
+                        self.timed_out_of.insert(cause, id);
                         id
                     }
-                };
+                }
             }
+            _ => cause,
         }
+    }
+
+    fn push_offcpu(&mut self, tid: Tid, mut p: Pending, end: Ns) {
+        let waited = p.wake.unwrap_or(end).saturating_sub(p.start);
+        p.cause = self.with_timeout(p.cause, p.timeout, waited, p.waker);
         // An interval whose switch-out was not sampled for a user stack
         // borrows the latest stack of the same thread and cause (at most 1 s
         // older): flamegraphs then weight stacks by the time they stand for.
@@ -1167,18 +1180,32 @@ impl Recorder {
             let Some(&k) = self.learned_kstacks.get(&(u.pid, u.regs.ip)) else {
                 continue;
             };
-            let (cause, _) =
+            let (cause, timeout) =
                 self.build_cause(u.pid, u.tid, u.start, u.state, Some(k), Some(u.regs));
+            let Some(iv) = self
+                .trace
+                .threads
+                .get(&u.tid)
+                .and_then(|th| th.offcpu.get(u.index))
+                .copied()
+            else {
+                continue;
+            };
+            if self.trace.causes.get(iv.cause).kstack.is_some() {
+                continue;
+            }
+            // The wait's own timeout, now that its call is known: an event
+            // loop's first wait that ran into its timer is a timer wait.
+            let waited = iv.wake.unwrap_or(iv.end).saturating_sub(iv.start);
+            let cause = self.with_timeout(cause, timeout, waited, iv.waker);
             if let Some(iv) = self
                 .trace
                 .threads
                 .get_mut(&u.tid)
                 .and_then(|th| th.offcpu.get_mut(u.index))
             {
-                if self.trace.causes.get(iv.cause).kstack.is_none() {
-                    iv.cause = cause;
-                    self.trace.counts.resolved_late += 1;
-                }
+                iv.cause = cause;
+                self.trace.counts.resolved_late += 1;
             }
         }
     }
@@ -1527,6 +1554,86 @@ mod tests {
         assert_eq!((busy.start, busy.wake, busy.end), (360, Some(370), 390));
         assert_eq!(th.on_cpu_ns, Some((200 - 100) + (360 - 350) + (500 - 390)));
         assert_eq!(t.counts.on_cpu_samples, 0);
+    }
+
+    /// A switch-out whose kernel stack was neither sampled nor learned yet
+    /// (a new thread's first wait at a call site, or /proc read too late
+    /// under load) gets its cause when the site's stack is learned later:
+    /// its wait set's timeout comes with it, so an epoll wait that ran into
+    /// its timer is a timer wait (a Go netpoller's first time.Sleep lost it).
+    #[test]
+    fn late_resolved_wait_keeps_its_timeout() {
+        const ROOT: Pid = 100;
+        const SITE: u64 = 0x40_1000;
+        const K_EP: u64 = 0xffff_ffff_8100_1000;
+        const K_SYS: u64 = 0xffff_ffff_8100_2000;
+        const K_ENTRY: u64 = 0xffff_ffff_8100_3000;
+        let mut rec = Recorder::new(
+            ROOT,
+            vec!["t".into()],
+            0,
+            Some(FIELDS),
+            Vec::new(),
+            Box::new(NoProc),
+        );
+        rec.cpu_wide = true;
+        rec.trace.kallsyms = vec![
+            (K_EP, "do_epoll_wait".into()),
+            (K_SYS, "__x64_sys_epoll_pwait".into()),
+            (K_ENTRY, "do_syscall_64".into()),
+        ];
+        let regs = |v: &[u64]| v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
+        // dx, si, di (the epoll fd), ip, r10 (timeout: 10 ms).
+        let out_regs = regs(&[16, 0, 3, SITE, 10]);
+        // bp, sp, ip for the detail event.
+        let detail_regs = regs(&[0, 0x7ff0_0000, SITE]);
+        let chain = regs(&[K_EP + 0x10, K_SYS + 0x10, K_ENTRY + 0x10]);
+        let out = raw(ROOT, 1, 0);
+        let ms = 1_000_000;
+        let switch_out = Rec::Sample(Sample {
+            user_regs: Some(&out_regs),
+            ..match sample(EventKind::SchedSwitch, ROOT, ROOT, 200, Some(&out)) {
+                Rec::Sample(s) => s,
+                _ => unreachable!(),
+            }
+        });
+        // The site's stack, sampled at a later switch-out of the same call.
+        let detail = Rec::Sample(Sample {
+            user_regs: Some(&detail_regs),
+            callchain: Some(super::super::records::Callchain::from_raw(&chain)),
+            ..match sample(EventKind::SwitchDetail, ROOT, ROOT, 50 * ms, None) {
+                Rec::Sample(s) => s,
+                _ => unreachable!(),
+            }
+        });
+        let records = [
+            Rec::Comm {
+                pid: ROOT,
+                tid: ROOT,
+                comm: "t",
+                exec: true,
+                time: 100,
+            },
+            switch_out,
+            switch_in(ROOT, ROOT, 200 + 10 * ms + 5_000, 0),
+            detail,
+            Rec::Exit {
+                pid: ROOT,
+                ppid: 1,
+                tid: ROOT,
+                ptid: 1,
+                time: 60 * ms,
+            },
+        ];
+        for r in &records {
+            rec.record(r);
+        }
+        let t = rec.finish(61 * ms);
+        let iv = t.threads[&ROOT].offcpu[0];
+        let c = t.causes.get(iv.cause);
+        assert!(c.kstack.is_some(), "resolved late: {c:?}");
+        assert!(c.timed_out, "ran into its 10 ms timeout: {c:?}");
+        assert_eq!(t.counts.resolved_late, 1);
     }
 
     #[test]

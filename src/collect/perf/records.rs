@@ -102,6 +102,13 @@ pub struct Callchain<'a> {
 }
 
 impl<'a> Callchain<'a> {
+    /// A callchain over recorded bytes (8-byte instruction pointers), for
+    /// tests that build records by hand.
+    #[cfg(test)]
+    pub fn from_raw(raw: &'a [u8]) -> Self {
+        Callchain { raw }
+    }
+
     pub fn len(&self) -> usize {
         self.raw.len() / 8
     }
