@@ -116,25 +116,27 @@ fn parking_runtimes(trace: &Trace) -> BTreeSet<Pid> {
         .collect()
 }
 
-/// Whether a thread of a Go process has a futex wait not yet marked as a
-/// scheduler park.
-fn unmarked_parks(trace: &Trace) -> bool {
-    let go = parking_runtimes(trace);
-    if go.is_empty() {
-        return false;
-    }
-    let mut seen = BTreeSet::new();
-    trace
+/// The causes of Go processes' threads that are futex waits not yet marked
+/// as scheduler parks.
+fn unmarked_go_futexes(trace: &Trace, go: &BTreeSet<Pid>) -> BTreeSet<CauseId> {
+    let used: BTreeSet<CauseId> = trace
         .threads
         .values()
         .filter(|t| go.contains(&t.pid))
-        .flat_map(|t| &t.offcpu)
-        .any(|o| {
-            seen.insert(o.cause) && {
-                let c = trace.causes.get(o.cause);
-                !c.sched_park && waitkind::is_futex_wait(trace, c)
-            }
+        .flat_map(|t| t.offcpu.iter().map(|o| o.cause))
+        .collect();
+    used.into_iter()
+        .filter(|&id| {
+            let c = trace.causes.get(id);
+            !c.sched_park && waitkind::is_futex_wait(trace, c)
         })
+        .collect()
+}
+
+/// Whether a thread of a Go process has a futex wait not yet marked.
+fn unmarked_parks(trace: &Trace) -> bool {
+    let go = parking_runtimes(trace);
+    !go.is_empty() && !unmarked_go_futexes(trace, &go).is_empty()
 }
 
 /// Mark the futex waits of Go processes' threads as scheduler parks
@@ -149,36 +151,23 @@ pub fn mark_scheduler_parks(trace: &mut Trace) {
     if go.is_empty() {
         return;
     }
-    let mut remap: HashMap<CauseId, CauseId> = HashMap::new();
-    let tids: Vec<Tid> = trace
-        .threads
-        .values()
-        .filter(|t| go.contains(&t.pid))
-        .map(|t| t.tid)
-        .collect();
-    for tid in tids {
-        let n = trace.threads[&tid].offcpu.len();
-        for i in 0..n {
-            let old = trace.threads[&tid].offcpu[i].cause;
-            let new = match remap.get(&old) {
-                Some(&id) => id,
-                None => {
-                    let c = trace.causes.get(old);
-                    let id = if !c.sched_park && waitkind::is_futex_wait(trace, c) {
-                        let marked = Cause {
-                            sched_park: true,
-                            ..c.clone()
-                        };
-                        trace.causes.intern(marked)
-                    } else {
-                        old
-                    };
-                    remap.insert(old, id);
-                    id
-                }
+    let remap: HashMap<CauseId, CauseId> = unmarked_go_futexes(trace, &go)
+        .into_iter()
+        .map(|id| {
+            let marked = Cause {
+                sched_park: true,
+                ..trace.causes.get(id).clone()
             };
-            if let Some(t) = trace.threads.get_mut(&tid) {
-                t.offcpu[i].cause = new;
+            (id, trace.causes.intern(marked))
+        })
+        .collect();
+    if remap.is_empty() {
+        return;
+    }
+    for t in trace.threads.values_mut().filter(|t| go.contains(&t.pid)) {
+        for o in &mut t.offcpu {
+            if let Some(&id) = remap.get(&o.cause) {
+                o.cause = id;
             }
         }
     }

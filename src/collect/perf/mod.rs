@@ -228,11 +228,13 @@ fn open_cpu_clock(
         .sample_regs_user(recorder::SAMPLE_REGS_MASK)
         .sample_stack_user(SAMPLE_STACK_BYTES)
         .wakeup_watermark(bytes / 8);
-    // Switch-ins come from context-switch records in both scopes. CPU-wide,
-    // sched_switch's next_pid says it too, but on this kind of kernel the
-    // tracepoint does not fire for a switch from the idle task, which is how
-    // most switch-ins after a wait happen.
-    b.context_switch(true);
+    // Switch-ins: per task, from context-switch records (a per-task
+    // tracepoint fires only while one of the target's tasks is current, so
+    // it misses switches from the idle task, which is how most switch-ins
+    // after a wait happen). CPU-wide, sched_switch fires on every switch and
+    // its next_pid is the switch-in: context-switch records would add two
+    // records to every switch (docs/performance.md).
+    b.context_switch(scope == Scope::Task);
     if scope == Scope::Cpu {
         // Idle is not sampled.
         b.exclude_idle(true);
@@ -339,6 +341,7 @@ fn find_tracepoints() -> Result<Tracepoints, String> {
         fields: RawFields {
             switch_prev_pid: need(&sw, "prev_pid")?,
             switch_prev_state: need(&sw, "prev_state")?,
+            switch_next_pid: need(&sw, "next_pid")?,
             waking_pid: need(&wk, "pid")?,
             common_flags: need(&sw, "common_flags")?,
         },

@@ -39,6 +39,7 @@ use crate::model::trace::{
 pub struct RawFields {
     pub switch_prev_pid: Field,
     pub switch_prev_state: Field,
+    pub switch_next_pid: Field,
     pub waking_pid: Field,
     pub common_flags: Field,
 }
@@ -454,14 +455,9 @@ impl Recorder {
                 EventKind::SchedWaking => self.on_waking(s),
                 EventKind::SwitchDetail => self.on_switch_detail(s),
             },
-            Rec::Switch {
-                out, id, other_pid, ..
-            } if self.cpu_wide => {
-                // Switch-outs come from the tracepoint, with their state.
-                if !out {
-                    self.switch_in_cpu_wide(id.pid, id.tid, id.time, other_pid);
-                }
-            }
+            // CPU-wide, switches come from the sched_switch tracepoint
+            // (context-switch records are not asked for).
+            Rec::Switch { .. } if self.cpu_wide => {}
             Rec::Switch {
                 out, preempt, id, ..
             } => {
@@ -544,6 +540,9 @@ impl Recorder {
             Rec::Sample(ref s) => match s.kind {
                 // The wakee is checked by the handler; the waker may be anyone.
                 EventKind::SchedWaking => true,
+                // A switch from another task (or the idle task) to one of
+                // ours is our switch-in: the handler checks both sides.
+                EventKind::SchedSwitch => true,
                 _ => self.ours(s.pid),
             },
             Rec::Fork { pid, ppid, .. } => self.ours(pid) || self.ours(ppid),
@@ -570,7 +569,7 @@ impl Recorder {
         k
     }
 
-    /// CPU-wide: a switch-in from a context-switch record. When the CPU ran
+    /// CPU-wide: a switch-in, from the sched_switch tracepoint. When the CPU ran
     /// the idle task until then, the time since the wakeup was not spent
     /// waiting for a CPU but getting an idle one going (in a VM, waking a
     /// halted vCPU): it stays part of the wait, as per task, where such
@@ -693,10 +692,35 @@ impl Recorder {
         let Some(f) = self.fields else { return };
         let Some(raw) = s.raw else { return };
         let prev = read_int(raw, f.switch_prev_pid).unwrap_or(-1) as Tid;
-
+        if self.cpu_wide {
+            // CPU-wide, the same record is the next task's switch-in (no
+            // context-switch records are asked for: they cost two more
+            // records per switch). The next task's pid comes from the
+            // thread table: a thread of ours was announced by a FORK record
+            // (or the root's exec) before it first ran.
+            let next = read_int(raw, f.switch_next_pid).unwrap_or(0) as Tid;
+            let ours_prev = prev == s.tid && s.tid > 0 && self.ours(s.pid);
+            if ours_prev {
+                self.switch_out_tp(s, raw, f);
+            }
+            if let Some(pid) = (next > 0)
+                .then(|| self.trace.threads.get(&next).map(|t| t.pid))
+                .flatten()
+            {
+                // The task the CPU ran until now (0: the idle task).
+                self.switch_in_cpu_wide(pid, next, s.time, s.pid);
+            }
+            return;
+        }
         if prev != s.tid || s.tid <= 0 {
             return;
         }
+        self.switch_out_tp(s, raw, f);
+    }
+
+    /// A switch-out from the sched_switch tracepoint: its state, registers
+    /// and (when sampled, or learned for its call site) kernel stack.
+    fn switch_out_tp(&mut self, s: &Sample<'_>, raw: &[u8], f: RawFields) {
         let state = switch_state(read_int(raw, f.switch_prev_state).unwrap_or(0));
         self.trace.counts.switch_outs += 1;
         let regs = SwitchRegs::of(s);
@@ -1426,6 +1450,10 @@ mod tests {
     const FIELDS: RawFields = RawFields {
         switch_prev_pid: Field { offset: 4, size: 4 },
         switch_prev_state: Field { offset: 8, size: 8 },
+        switch_next_pid: Field {
+            offset: 16,
+            size: 4,
+        },
         waking_pid: Field { offset: 4, size: 4 },
         common_flags: Field { offset: 0, size: 4 },
     };
@@ -1455,20 +1483,10 @@ mod tests {
         })
     }
 
-    fn switch_in(pid: Pid, tid: Tid, time: Ns, other_pid: Pid) -> Rec<'static> {
-        Rec::Switch {
-            out: false,
-            preempt: false,
-            id: super::super::records::SampleId {
-                pid,
-                tid,
-                time,
-                cpu: 0,
-                id: 1,
-            },
-            other_pid,
-            other_tid: other_pid,
-        }
+    /// CPU-wide: the sched_switch raw data of a switch from `from` (0: the
+    /// idle task; preempted, state R) to `to`.
+    fn switch_to(from: Pid, to: Tid) -> Vec<u8> {
+        raw(from, 0, to)
     }
 
     /// CPU-wide events deliver every task's records: only the target's tree
@@ -1491,6 +1509,8 @@ mod tests {
         );
         rec.cpu_wide = true;
         let (out, wake) = (raw(ROOT, 1, 0), raw(ROOT, 0, 0));
+        // Switch-ins: from the idle task, and from a program outside the tree.
+        let (from_idle, from_other) = (switch_to(0, ROOT), switch_to(OTHER, ROOT));
         let records = [
             sample(EventKind::CpuClock, ROOT, ROOT, 50, None), // before the exec
             Rec::Comm {
@@ -1503,10 +1523,10 @@ mod tests {
             sample(EventKind::CpuClock, OTHER, OTHER, 150, None),
             sample(EventKind::SchedSwitch, ROOT, ROOT, 200, Some(&out)),
             sample(EventKind::SchedWaking, OTHER, OTHER, 300, Some(&wake)),
-            switch_in(ROOT, ROOT, 350, 0), // from the idle task
+            sample(EventKind::SchedSwitch, 0, 0, 350, Some(&from_idle)),
             sample(EventKind::SchedSwitch, ROOT, ROOT, 360, Some(&out)),
             sample(EventKind::SchedWaking, OTHER, OTHER, 370, Some(&wake)),
-            switch_in(ROOT, ROOT, 390, OTHER), // from a program outside the tree
+            sample(EventKind::SchedSwitch, OTHER, OTHER, 390, Some(&from_other)),
             Rec::Fork {
                 pid: ROOT + 1,
                 ppid: ROOT,
@@ -1589,6 +1609,7 @@ mod tests {
         let detail_regs = regs(&[0, 0x7ff0_0000, SITE]);
         let chain = regs(&[K_EP + 0x10, K_SYS + 0x10, K_ENTRY + 0x10]);
         let out = raw(ROOT, 1, 0);
+        let from_idle = switch_to(0, ROOT);
         let ms = 1_000_000;
         let switch_out = Rec::Sample(Sample {
             user_regs: Some(&out_regs),
@@ -1615,7 +1636,13 @@ mod tests {
                 time: 100,
             },
             switch_out,
-            switch_in(ROOT, ROOT, 200 + 10 * ms + 5_000, 0),
+            sample(
+                EventKind::SchedSwitch,
+                0,
+                0,
+                200 + 10 * ms + 5_000,
+                Some(&from_idle),
+            ),
             detail,
             Rec::Exit {
                 pid: ROOT,
