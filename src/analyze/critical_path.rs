@@ -16,6 +16,7 @@
 //! `docs/classification.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::analyze::accounting::{on_cpu_ns, thread_end};
 use crate::analyze::waitkind::{
@@ -47,7 +48,9 @@ pub struct PathWait {
     pub tid: Tid,
     pub kind: WaitKind,
     pub dependency: Dependency,
-    pub what: String,
+    /// Shared with every other piece of the same wait `what` (a run can
+    /// charge a million pieces).
+    pub what: Arc<str>,
     pub start: Ns,
     pub end: Ns,
     /// 1.0, or the share when the instant was split among several threads.
@@ -103,6 +106,8 @@ struct Walker<'a> {
     /// Per thread: what its waits without evidence most likely were (see
     /// [`inferred_waits`]).
     inferred: BTreeMap<Tid, Classified>,
+    /// One shared `what` per distinct string.
+    whats: std::collections::HashMap<String, Arc<str>, foldhash::fast::RandomState>,
     out: Path,
 }
 
@@ -128,6 +133,7 @@ pub fn critical_path(trace: &Trace, classes: &[Classified], parked: &BTreeSet<Ti
         classes,
         parked,
         inferred: inferred_waits(trace, classes),
+        whats: Default::default(),
         out: Path {
             convoy: lock_convoy_threads(trace, classes),
             ..Path::default()
@@ -169,13 +175,26 @@ impl<'a> Walker<'a> {
         let ns = (e - s) as f64 * weight;
         let k = self.out.kinds.entry(c.kind).or_default();
         k.ns += ns;
-        *k.whats.entry(c.what.clone()).or_insert(0.0) += ns;
+        match k.whats.get_mut(c.what.as_str()) {
+            Some(v) => *v += ns,
+            None => {
+                k.whats.insert(c.what.clone(), ns);
+            }
+        }
         self.out.per_thread.entry(tid).or_default().1 += ns;
+        let what = match self.whats.get(c.what.as_str()) {
+            Some(w) => w.clone(),
+            None => {
+                let w: Arc<str> = c.what.as_str().into();
+                self.whats.insert(c.what.clone(), w.clone());
+                w
+            }
+        };
         self.out.waits.push(PathWait {
             tid,
             kind: c.kind,
             dependency: c.dependency,
-            what: c.what.clone(),
+            what,
             start: s,
             end: e,
             weight,

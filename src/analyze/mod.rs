@@ -87,6 +87,7 @@ pub fn analyze_with(trace: &Trace, ncpus: usize, namer: Option<verdict::Namer<'_
         accounts: &threads,
         runtimes: &runtimes,
         ncpus,
+        demand: Default::default(),
     };
     let verdict = verdict::verdict(&cx);
     let recommendations = verdict::recommendations(&cx, &verdict);

@@ -8,7 +8,7 @@
 //! `docs/classification.md`; they are constants here so a later calibration on
 //! a corpus changes numbers, not structure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Map, Value};
 
@@ -48,6 +48,8 @@ pub struct Context<'a> {
     pub accounts: &'a BTreeMap<Tid, ThreadAccount>,
     pub runtimes: &'a BTreeMap<Pid, String>,
     pub ncpus: usize,
+    /// [`demand`], computed once (it sorts every interval's edges).
+    pub demand: std::cell::OnceCell<Demand>,
 }
 
 /// Wall-clock shares of the path, grouped the way the verdict reads them.
@@ -328,14 +330,18 @@ fn top_wait_reason(cx: &Context<'_>) -> String {
 fn waiting_function(cx: &Context<'_>, what: &str) -> Option<String> {
     let namer = cx.namer?;
     let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
-    for w in cx.path.waits.iter().filter(|w| w.what == what) {
+    // Naming a stack walks its frames' symbols: once per distinct stack.
+    let mut named: HashMap<(Pid, u32), Option<String>> = HashMap::new();
+    for w in cx.path.waits.iter().filter(|w| *w.what == *what) {
         let th = cx.trace.threads.get(&w.tid)?;
         let i = th.offcpu.partition_point(|o| o.end <= w.start);
         let Some(iv) = th.offcpu.get(i).filter(|o| o.start <= w.start) else {
             continue;
         };
-        if let Some(name) = iv.ustack.and_then(|u| namer(th.pid, u)) {
-            *by_name.entry(name).or_insert(0.0) += w.ns();
+        let Some(u) = iv.ustack else { continue };
+        let name = named.entry((th.pid, u)).or_insert_with(|| namer(th.pid, u));
+        if let Some(name) = name {
+            *by_name.entry(name.clone()).or_insert(0.0) += w.ns();
         }
     }
     by_name
@@ -430,21 +436,29 @@ pub struct Demand {
 /// blocked parts of its off-CPU intervals. Unlike `user + system / wall`,
 /// it does not drop when other processes on the machine take the CPUs.
 pub fn demand(cx: &Context<'_>) -> Demand {
+    *cx.demand.get_or_init(|| compute_demand(cx))
+}
+
+fn compute_demand(cx: &Context<'_>) -> Demand {
     let trace = cx.trace;
     let (from, to) = (trace.launched, trace.reaped.max(trace.launched));
-    let mut ev: Vec<(Ns, i64)> = Vec::new();
-    let mut push = |a: Ns, b: Ns| {
-        let (a, b) = (a.max(from), b.min(to));
-        if b > a {
-            ev.push((a, 1));
-            ev.push((b, -1));
-        }
-    };
+    // Each thread's edges (busy from +1, until -1) come out in time order;
+    // the threads' lists are merged, not the whole set sorted (a
+    // blocking-heavy run has millions of edges and few threads).
+    let mut lists: Vec<Vec<(Ns, i64)>> = Vec::new();
     for t in trace.threads.values() {
         let end = thread_end(trace, t);
         if t.timeline == Fidelity::None {
             continue;
         }
+        let mut ev: Vec<(Ns, i64)> = Vec::new();
+        let mut push = |a: Ns, b: Ns| {
+            let (a, b) = (a.max(from), b.min(to));
+            if b > a {
+                ev.push((a, 1));
+                ev.push((b, -1));
+            }
+        };
         let mut cur = t.start;
         for o in &t.offcpu {
             if trace.causes.get(o.cause).state == SwitchState::Preempted {
@@ -463,8 +477,22 @@ pub fn demand(cx: &Context<'_>) -> Demand {
         if end > cur {
             push(cur, end);
         }
+        if !ev.is_empty() {
+            lists.push(ev);
+        }
     }
-    ev.sort_unstable();
+    let mut heads: std::collections::BinaryHeap<std::cmp::Reverse<(Ns, i64, usize, usize)>> = lists
+        .iter()
+        .enumerate()
+        .map(|(i, l)| std::cmp::Reverse((l[0].0, l[0].1, i, 0)))
+        .collect();
+    let ev = std::iter::from_fn(move || {
+        let std::cmp::Reverse((x, d, i, j)) = heads.pop()?;
+        if let Some(&(nx, nd)) = lists[i].get(j + 1) {
+            heads.push(std::cmp::Reverse((nx, nd, i, j + 1)));
+        }
+        Some((x, d))
+    });
     let n = cx.ncpus.max(1) as i64;
     let (mut level, mut last, mut area, mut over) = (0i64, from, 0f64, 0u64);
     for (x, d) in ev {
@@ -556,7 +584,7 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
     let ticks = schedule_threads(cx);
     let on_schedule = |w: &PathWait| {
         w.kind == WaitKind::Sleep
-            && (w.what == waitkind::SCHEDULED_SLEEP || w.what == waitkind::ABS_SLEEP)
+            && (&*w.what == waitkind::SCHEDULED_SLEEP || &*w.what == waitkind::ABS_SLEEP)
             && ticks.contains(&w.tid)
     };
     let concurrent = |w: &PathWait| w.what.ends_with(waitkind::OVERLAPPED);
@@ -651,9 +679,9 @@ fn schedule_threads(cx: &Context<'_>) -> BTreeSet<Tid> {
     let mut by: BTreeMap<Tid, (f64, f64)> = BTreeMap::new();
     for w in cx.path.waits.iter().filter(|w| w.kind == WaitKind::Sleep) {
         let e = by.entry(w.tid).or_default();
-        if w.what == waitkind::SCHEDULED_SLEEP {
+        if &*w.what == waitkind::SCHEDULED_SLEEP {
             e.0 += w.ns();
-        } else if w.what == waitkind::ABS_SLEEP {
+        } else if &*w.what == waitkind::ABS_SLEEP {
             e.1 += w.ns();
         }
     }

@@ -74,7 +74,9 @@ const KERNEL_PID: Pid = -1;
 /// Names for `(pid, address)` pairs.
 #[derive(Clone, Debug, Default)]
 pub struct Symbols {
-    frames: HashMap<(Pid, u64), Box<[Frame]>>,
+    /// Looked up for every frame of every stack drawn or named: a fast
+    /// non-cryptographic hasher (the keys are pids and addresses).
+    frames: HashMap<(Pid, u64), Box<[Frame]>, foldhash::fast::RandomState>,
 }
 
 /// File offsets wanted from one file, each with the `(pid, address)` pairs
@@ -133,14 +135,22 @@ impl Symbols {
         opts: &SymbolizeOptions,
         service: Option<&super::service::SymbolService>,
     ) -> Symbols {
-        let mut addrs: Vec<(Pid, u64)> = Vec::new();
+        // Each distinct stack once per process: off-CPU intervals share
+        // (borrow) a handful of stacks, and a blocking-heavy run has a
+        // million of them.
+        let mut stacks: std::collections::BTreeSet<(Pid, u32)> = Default::default();
         for th in trace.threads.values() {
-            for &id in th.sample_stacks.keys() {
-                addrs.extend(trace.stacks.get(id).iter().map(|&a| (th.pid, a)));
-            }
-            for id in th.offcpu.iter().filter_map(|o| o.ustack) {
-                addrs.extend(trace.stacks.get(id).iter().map(|&a| (th.pid, a)));
-            }
+            stacks.extend(th.sample_stacks.keys().map(|&id| (th.pid, id)));
+            stacks.extend(
+                th.offcpu
+                    .iter()
+                    .filter_map(|o| o.ustack)
+                    .map(|id| (th.pid, id)),
+            );
+        }
+        let mut addrs: Vec<(Pid, u64)> = Vec::new();
+        for (pid, id) in stacks {
+            addrs.extend(trace.stacks.get(id).iter().map(|&a| (pid, a)));
         }
         for s in &trace.kstacks.stacks {
             addrs.extend(s.iter().map(|&a| (KERNEL_PID, a)));
