@@ -64,6 +64,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "SCOPE", default_value = "cpu", value_parser = parse_scope)]
     pub perf_scope: wallprof::collect::perf::Scope,
 
+    /// Record context switches with CPU-wide perf tracepoints instead of
+    /// wallprof's BPF programs. The BPF collector is used by default at
+    /// `--perf-scope cpu` where permitted (root, or CAP_BPF with
+    /// CAP_PERFMON): it costs a program that blocks often much less.
+    #[arg(long)]
+    pub no_bpf: bool,
+
     /// The command to profile, and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -78,6 +85,7 @@ impl RunArgs {
         c.no_perf = self.no_perf;
         c.jit = self.jit_maps;
         c.perf_scope = self.perf_scope;
+        c.no_bpf = self.no_bpf;
         c
     }
 }

@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub jit: collect::jit::JitMaps,
     /// CPU-wide perf events where permitted, or per-task ones.
     pub perf_scope: perf::Scope,
+    /// Record context switches with perf tracepoints, not BPF.
+    pub no_bpf: bool,
 }
 
 /// The on-CPU sampling frequency. Each sample is a timer interrupt, about
@@ -56,6 +58,7 @@ impl RunConfig {
             proc_only_interval: Duration::from_millis(10),
             jit: collect::jit::JitMaps::default(),
             perf_scope: perf::Scope::default(),
+            no_bpf: false,
         }
     }
 }
@@ -96,6 +99,10 @@ pub fn run(cfg: &RunConfig) -> i32 {
     // needs them before the target runs). After the fork: the target is
     // forked while wallprof is single-threaded.
     let kallsyms = (!cfg.no_perf).then(crate::analyze::kallsyms::preload);
+    // The BPF programs load (tens of milliseconds: the kernel's BTF is
+    // parsed) while the target is spawned and the perf events open.
+    let use_bpf = !cfg.no_perf && !cfg.no_bpf && cfg.perf_scope == perf::Scope::Cpu;
+    let bpf = use_bpf.then(collect::bpf::preload);
 
     // Reads the target's files for symbolization while it runs, on CPU time
     // nothing else wants.
@@ -117,6 +124,7 @@ pub fn run(cfg: &RunConfig) -> i32 {
             launched: held.launched,
             warmer: symbol_service.as_ref().map(|s| s.warmer()),
             kallsyms,
+            bpf,
         };
         let pcfg = perf::PerfConfig {
             freq: cfg.freq,

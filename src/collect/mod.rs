@@ -1,6 +1,7 @@
 //! Collectors: perf events ([`perf`]) and /proc ([`procfs`]). Each records
 //! into a [`Trace`](crate::model::trace::Trace); [`merge`] combines them.
 
+pub mod bpf;
 pub mod jit;
 pub mod merge;
 pub mod perf;

@@ -308,6 +308,9 @@ pub struct Counts {
     /// Off-CPU intervals whose kernel stack was learned for their syscall
     /// site only after they were recorded.
     pub resolved_late: u64,
+    /// Tasks of the tree the BPF collector could not follow (its task map
+    /// was full): their context switches are missing.
+    pub untracked_tasks: u64,
 }
 
 /// Everything observed during one run.

@@ -14,6 +14,7 @@ fn record(argv: &[&str]) -> Option<Trace> {
         launched: held.launched,
         warmer: None,
         kallsyms: None,
+        bpf: None,
     };
     let session = match open(
         target,

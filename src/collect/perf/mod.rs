@@ -88,6 +88,10 @@ pub struct Target {
     /// Kernel symbols being read ahead ([`crate::analyze::kallsyms::preload`]);
     /// `None`: the drain thread reads them itself.
     pub kallsyms: Option<crate::analyze::kallsyms::Preload>,
+    /// The BPF scheduler collector being loaded ([`crate::collect::bpf`]),
+    /// used at [`Scope::Cpu`] in place of the CPU-wide tracepoints; `None`:
+    /// not asked for (`--no-bpf`, or `--perf-scope task`).
+    pub bpf: Option<crate::collect::bpf::Preload>,
 }
 
 pub struct PerfSession {
@@ -160,6 +164,15 @@ fn explain(e: &std::io::Error) -> String {
 struct CpuEvents {
     sampler: Sampler,
     _others: Vec<Counter>,
+}
+
+/// A tracepoint event opened on one CPU, with what the drain needs to parse
+/// its samples.
+struct Opened1 {
+    kind: EventKind,
+    sample_type: u64,
+    nr_user_regs: usize,
+    counter: Counter,
 }
 
 /// On-CPU samples: the kernel callchain, and the user registers and stack
@@ -352,10 +365,21 @@ fn find_tracepoints() -> Result<Tracepoints, String> {
 /// The events of one scope, opened.
 struct Opened {
     leaders: Vec<Sampler>,
-    others: Vec<Vec<Counter>>,
+    others: Vec<Vec<Opened1>>,
     statuses: Vec<CollectorStatus>,
     kernel: bool,
     fields: Option<RawFields>,
+    /// Switches and wakeups come from the BPF collector.
+    bpf: bool,
+}
+
+/// How context switches and wakeups are to be recorded.
+enum Switches<'a> {
+    /// With the sched_switch and sched_waking tracepoints.
+    Perf,
+    /// With the BPF collector if this says it is ready (asked once the
+    /// other events are open, so that it loads meanwhile).
+    Bpf(&'a mut dyn FnMut() -> bool),
 }
 
 /// Open the per-CPU cpu-clock events (with kernel samples, then user-only;
@@ -363,12 +387,18 @@ struct Opened {
 /// tracepoints. At [`Scope::Cpu`] every event must open (`Err` otherwise, so
 /// the caller can fall back to [`Scope::Task`]); at [`Scope::Task`] the
 /// tracepoints are dropped with a status when they cannot be opened.
+///
+/// With [`Switches::Bpf`] ready (the BPF collector records switches and
+/// wakeups, CPU-wide only), only the kernel-stack event is opened of the
+/// tracepoints, and without tracefs it is left out with a status instead of
+/// failing.
 fn open_scope(
     pid: Pid,
     cfg: &PerfConfig,
     cpus: &[usize],
     scope: Scope,
     tp: Option<&Tracepoints>,
+    switches: Switches<'_>,
 ) -> Result<Opened, String> {
     let mut statuses = Vec::new();
     let mut kernel = true;
@@ -408,36 +438,56 @@ fn open_scope(
     ));
     statuses.push(status("context-switch", CollectorState::Ok));
 
-    // Tracepoints: switch-out state and kernel stacks; wakeups.
-    let mut others: Vec<Vec<Counter>> = (0..cpus.len()).map(|_| Vec::new()).collect();
-    let mut fields = None;
-    let opened = match tp {
-        None => Err(String::new()),
-        Some(tp) => {
-            let mut opened = Ok(());
-            'cpus: for (i, &cpu) in cpus.iter().enumerate() {
-                for (id, st) in [
-                    (tp.switch_id, SWITCH_SAMPLE),
-                    (tp.waking_id, WAKING_SAMPLE),
-                    (tp.switch_id, DETAIL_SAMPLE),
-                ] {
-                    let r = match st {
-                        DETAIL_SAMPLE => open_switch_detail(pid, cpu, id),
-                        _ => open_tracepoint(pid, cpu, scope, id, st, st == SWITCH_SAMPLE),
-                    };
-                    let r = r.and_then(|c| set_output(&c, &leaders[i]).map(|_| c));
-                    match r {
-                        Ok(c) => others[i].push(c),
-                        Err(e) => {
-                            opened = Err(explain(&e));
-                            break 'cpus;
-                        }
-                    }
-                }
-            }
-            opened.map(|_| tp.fields)
-        }
+    // Decided once the cpu-clock events are open, so that the BPF programs
+    // load meanwhile. With BPF, switches, wakeups and the stacks of waits
+    // come from it: no tracepoint is opened.
+    let bpf = match switches {
+        Switches::Perf => false,
+        Switches::Bpf(ready) => ready(),
     };
+    let mut others: Vec<Vec<Opened1>> = (0..cpus.len()).map(|_| Vec::new()).collect();
+    let mut fields = None;
+    if bpf {
+        for name in ["sched-switch", "sched-wakeup", "offcpu-stacks"] {
+            statuses.push(status(name, CollectorState::Ok));
+        }
+        return Ok(Opened {
+            leaders,
+            others,
+            statuses,
+            kernel,
+            fields,
+            bpf,
+        });
+    }
+    // Tracepoints: the rate-limited kernel-stack event, switch-outs and
+    // wakeups.
+    let detail = match tp {
+        None => Err(String::new()),
+        Some(tp) => open_on_cpus(
+            &mut others,
+            &leaders,
+            cpus,
+            &[(EventKind::SwitchDetail, tp.switch_id, DETAIL_SAMPLE)],
+            |cpu, _, id, _| open_switch_detail(pid, cpu, id),
+        ),
+    };
+    let opened = detail.and_then(|()| match tp {
+        None => Err(String::new()),
+        Some(tp) => open_on_cpus(
+            &mut others,
+            &leaders,
+            cpus,
+            &[
+                (EventKind::SchedSwitch, tp.switch_id, SWITCH_SAMPLE),
+                (EventKind::SchedWaking, tp.waking_id, WAKING_SAMPLE),
+            ],
+            |cpu, kind, id, st| {
+                open_tracepoint(pid, cpu, scope, id, st, kind == EventKind::SchedSwitch)
+            },
+        )
+        .map(|()| tp.fields),
+    });
     match opened {
         Ok(f) => {
             fields = Some(f);
@@ -469,7 +519,38 @@ fn open_scope(
         statuses,
         kernel,
         fields,
+        bpf,
     })
+}
+
+/// Open `events` (kind, tracepoint id, sample type) on every CPU with
+/// `open`, writing into that CPU's cpu-clock buffer; the first error stops.
+fn open_on_cpus(
+    others: &mut [Vec<Opened1>],
+    leaders: &[Sampler],
+    cpus: &[usize],
+    events: &[(EventKind, u64, u64)],
+    open: impl Fn(usize, EventKind, u64, u64) -> std::io::Result<Counter>,
+) -> Result<(), String> {
+    for (i, &cpu) in cpus.iter().enumerate() {
+        for &(kind, id, sample_type) in events {
+            let counter = open(cpu, kind, id, sample_type)
+                .and_then(|c| set_output(&c, &leaders[i]).map(|_| c))
+                .map_err(|e| explain(&e))?;
+            let nr_user_regs = match kind {
+                EventKind::SchedSwitch => REGS_MASK.count_ones() as usize,
+                EventKind::SwitchDetail => recorder::SAMPLE_REGS_MASK.count_ones() as usize,
+                _ => 0,
+            };
+            others[i].push(Opened1 {
+                kind,
+                sample_type,
+                nr_user_regs,
+                counter,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Open every event on the held target and start the drain thread.
@@ -490,20 +571,69 @@ pub fn open(
     let mounted_by_us = tp.as_ref().is_ok_and(|t| t.mounted_by_us);
     let mut opened = None;
     let mut cpu_wide_refused = None;
+    let mut target = target;
+    let mut bpf = None;
+    let mut bpf_status = None;
+    let asked = target.bpf.is_some();
     if cfg.scope == Scope::Cpu {
-        match &tp {
-            Ok(t) => match open_scope(target.pid, cfg, &cpus, Scope::Cpu, Some(t)) {
-                Ok(o) => opened = Some((o, Scope::Cpu)),
-                Err(e) => cpu_wide_refused = Some(e),
+        // The BPF collector records switches and wakeups where it loaded;
+        // the CPU-wide tracepoints are the fallback.
+        let pid = target.pid;
+        let mut preload = target.bpf.take();
+        let mut ready = || match preload.take().map(|p| p.get()) {
+            Some(Ok(mut b)) => match b.track(pid) {
+                Ok(()) => {
+                    bpf = Some(b);
+                    true
+                }
+                Err(why) => {
+                    bpf_status = Some(why);
+                    false
+                }
             },
-            Err(e) => cpu_wide_refused = Some(e.clone()),
+            Some(Err(why)) => {
+                bpf_status = Some(why);
+                false
+            }
+            None => false,
+        };
+        match open_scope(
+            pid,
+            cfg,
+            &cpus,
+            Scope::Cpu,
+            tp.as_ref().ok(),
+            Switches::Bpf(&mut ready),
+        ) {
+            Ok(o) => opened = Some((o, Scope::Cpu)),
+            Err(e) => cpu_wide_refused = Some(e),
         }
+    }
+    if bpf_status.is_none() && bpf.is_none() && asked {
+        if let Some(why) = &cpu_wide_refused {
+            bpf_status = Some(format!(
+                "it needs CPU-wide events, which were refused: {why}"
+            ));
+        }
+    }
+    let bpf_status = match (&bpf, bpf_status) {
+        (Some(_), _) if opened.as_ref().is_some_and(|(o, _)| o.bpf) => Some(CollectorState::Ok),
+        (Some(_), _) => Some(CollectorState::Unavailable(
+            "CPU-wide perf events could not be opened beside it".into(),
+        )),
+        (None, Some(why)) => Some(CollectorState::Unavailable(format!(
+            "{why}; context switches are recorded with perf tracepoints, which cost more per switch"
+        ))),
+        (None, None) => None,
+    };
+    if opened.is_none() {
+        bpf = None;
     }
     let (opened, scope) = match opened {
         Some(o) => o,
         None => {
             let t = tp.as_ref().ok();
-            let mut o = open_scope(target.pid, cfg, &cpus, Scope::Task, t)?;
+            let mut o = open_scope(target.pid, cfg, &cpus, Scope::Task, t, Switches::Perf)?;
             if let Err(why) = &tp {
                 o.statuses.push(status(
                     "sched-switch",
@@ -523,6 +653,7 @@ pub fn open(
         mut statuses,
         kernel,
         fields,
+        bpf: _,
     } = opened;
     match (scope, cpu_wide_refused) {
         (Scope::Cpu, _) => statuses.push(status("cpu-wide", CollectorState::Ok)),
@@ -533,6 +664,9 @@ pub fn open(
             )),
         )),
         _ => {}
+    }
+    if let Some(st) = bpf_status {
+        statuses.push(status("bpf", st));
     }
 
     // Event ids: inherited copies report their parent's id, so one id per
@@ -545,25 +679,12 @@ pub fn open(
             sample_type: CPU_CLOCK_SAMPLE,
             nr_user_regs: recorder::SAMPLE_REGS_MASK.count_ones() as usize,
         });
-        for (j, c) in others[i].iter_mut().enumerate() {
-            let (kind, st, nr) = match j {
-                0 => (
-                    EventKind::SchedSwitch,
-                    SWITCH_SAMPLE,
-                    REGS_MASK.count_ones() as usize,
-                ),
-                1 => (EventKind::SchedWaking, WAKING_SAMPLE, 0),
-                _ => (
-                    EventKind::SwitchDetail,
-                    DETAIL_SAMPLE,
-                    recorder::SAMPLE_REGS_MASK.count_ones() as usize,
-                ),
-            };
+        for o in others[i].iter_mut() {
             layout.events.push(EventLayout {
-                id: c.id(),
-                kind,
-                sample_type: st,
-                nr_user_regs: nr,
+                id: o.counter.id(),
+                kind: o.kind,
+                sample_type: o.sample_type,
+                nr_user_regs: o.nr_user_regs,
             });
         }
     }
@@ -572,7 +693,7 @@ pub fn open(
         .zip(others)
         .map(|(sampler, others)| CpuEvents {
             sampler,
-            _others: others,
+            _others: others.into_iter().map(|o| o.counter).collect(),
         })
         .collect();
 
@@ -583,8 +704,9 @@ pub fn open(
     // they are in hand before the target runs (reading /proc/kallsyms takes
     // tens of milliseconds of CPU, which would otherwise compete with the
     // target's start-up).
-    let mut target = target;
-    let kallsyms = match (fields.is_some(), target.kallsyms.take()) {
+    // Needed wherever kernel stacks are recorded.
+    let kernel_stacks = fields.is_some() || bpf.is_some();
+    let kallsyms = match (kernel_stacks, target.kallsyms.take()) {
         (false, _) => Some(Vec::new()),
         (true, Some(pre)) => Some(pre.get()),
         (true, None) => None,
@@ -607,7 +729,7 @@ pub fn open(
             );
             rec.cpu_wide = scope == Scope::Cpu;
             rec.warmer = target.warmer;
-            drain(cpu_events, layout, rec, &stop2, &end2, wake_fd)
+            drain(cpu_events, bpf, layout, rec, &stop2, &end2, wake_fd)
         })
         .map_err(|e| format!("cannot start the drain thread: {e}"))?;
 
@@ -672,6 +794,7 @@ const MERGE_SLACK_NS: u64 = 20_000_000;
 
 fn drain(
     mut cpus: Vec<CpuEvents>,
+    mut bpf: Option<crate::collect::bpf::Loaded>,
     layout: Layout,
     mut rec: Recorder,
     stop: &AtomicBool,
@@ -690,6 +813,13 @@ fn drain(
             revents: 0,
         })
         .collect();
+    if let Some(b) = &bpf {
+        pollfds.push(libc::pollfd {
+            fd: b.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+    }
     if wake_fd >= 0 {
         pollfds.push(libc::pollfd {
             fd: wake_fd,
@@ -717,6 +847,27 @@ fn drain(
                 let time = record_time(&arena[at..at + len], &layout).unwrap_or(0);
                 entries.push(Entry { time, at, len });
             }
+        }
+        if let Some(b) = bpf.as_mut() {
+            // BPF records go into the same arena behind a perf-style header
+            // of their own type, so that one sort merges everything.
+            b.read(|item| {
+                let at = arena.len();
+                let time = item
+                    .get(..8)
+                    .map_or(0, |t| u64::from_ne_bytes(t.try_into().unwrap()));
+                arena.extend_from_slice(&crate::collect::bpf::RECORD_SCHED.to_ne_bytes());
+                arena.extend_from_slice(&0u16.to_ne_bytes());
+                arena.extend_from_slice(
+                    &((item.len() + 8).min(u16::MAX as usize) as u16).to_ne_bytes(),
+                );
+                arena.extend_from_slice(item);
+                entries.push(Entry {
+                    time,
+                    at,
+                    len: arena.len() - at,
+                });
+            });
         }
         entries.sort_by_key(|e| e.time);
         let horizon = if stopping {
@@ -754,9 +905,16 @@ fn drain(
     for c in cpus.iter_mut() {
         let _ = c.sampler.disable();
     }
-    let mut others = Vec::new();
+    if let Some(b) = bpf.take() {
+        let losses = b.losses();
+        rec.bpf_losses(losses);
+        // Detaching waits for RCU grace periods, like closing tracepoint
+        // events: released after wallprof exits (release_events).
+        close_in_background(vec![Box::new(b)]);
+    }
+    let mut others: Vec<Box<dyn Send>> = Vec::new();
     for c in cpus.iter_mut() {
-        others.append(&mut c._others);
+        others.extend(c._others.drain(..).map(|c| Box::new(c) as Box<dyn Send>));
     }
     close_in_background(others);
     drop(cpus);
@@ -774,12 +932,13 @@ fn drain(
     trace
 }
 
-static TO_CLOSE: std::sync::Mutex<Vec<Counter>> = std::sync::Mutex::new(Vec::new());
+/// Tracepoint events and BPF programs, closed by [`release_events`].
+static TO_CLOSE: std::sync::Mutex<Vec<Box<dyn Send>>> = std::sync::Mutex::new(Vec::new());
 
-/// Closing a tracepoint event waits for RCU grace periods in the kernel
-/// (tens of milliseconds in all). The events are kept open here until
-/// [`release_events`].
-fn close_in_background(counters: Vec<Counter>) {
+/// Closing a tracepoint event, or detaching a BPF program from a
+/// tracepoint, waits for RCU grace periods in the kernel (tens of
+/// milliseconds in all). They are kept open here until [`release_events`].
+fn close_in_background(counters: Vec<Box<dyn Send>>) {
     TO_CLOSE
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -26,6 +26,7 @@ type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 use super::records::{EventKind, Rec, Sample, MISC_CPUMODE_MASK, MISC_KERNEL, MISC_USER};
 use super::tracefs::{read_int, Field};
+use crate::collect::bpf::{BpfRecord, DetailEvent, SchedEvent};
 use crate::model::syscalls::nr::{
     CLOCK_NANOSLEEP, EPOLL_PWAIT, EPOLL_PWAIT2, EPOLL_WAIT, FUTEX, POLL, PPOLL, PSELECT6, SELECT,
 };
@@ -81,6 +82,9 @@ struct SwitchRegs {
     di: u64,
     ip: u64,
     r10: u64,
+    /// The syscall number, when the collector gives it (the BPF collector
+    /// reads `orig_ax`; perf's user registers do not include it).
+    nr: Option<i64>,
 }
 
 impl SwitchRegs {
@@ -91,6 +95,7 @@ impl SwitchRegs {
             di: s.user_reg(REG_DI)?,
             ip: s.user_reg(REG_IP)?,
             r10: s.user_reg(REG_R10)?,
+            nr: None,
         })
     }
 }
@@ -117,6 +122,38 @@ const TIMEOUT_SLACK_NS: Ns = 1_000_000;
 /// `common_flags` bits meaning the tracepoint fired in interrupt context
 /// (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ | TRACE_FLAG_NMI).
 const IRQ_FLAGS: i64 = 0x08 | 0x10 | 0x40;
+
+/// How many leaf frames of a kernel stack the BPF collector took belong to
+/// the BPF program and the tracepoint machinery that ran it, not to the
+/// wait. sched_switch fires in `__schedule`, so everything before its first
+/// `__schedule` frame (near the leaf) goes; without one (no kernel symbols,
+/// another scheduler), frames named like tracing code go.
+fn tracing_frames<'a>(frames: &[u64], name: impl Fn(u64) -> Option<&'a str>) -> usize {
+    const NEAR_LEAF: usize = 8;
+    if let Some(i) = frames
+        .iter()
+        .take(NEAR_LEAF)
+        .position(|&ip| name(ip) == Some("__schedule"))
+    {
+        return i;
+    }
+    frames
+        .iter()
+        .take_while(|&&ip| {
+            name(ip).is_some_and(|n| {
+                [
+                    "bpf_",
+                    "__bpf_",
+                    "__traceiter_",
+                    "__probestub_",
+                    "perf_trace_",
+                ]
+                .iter()
+                .any(|p| n.starts_with(p))
+            })
+        })
+        .count()
+}
 
 /// What a kernel stack says about the syscall a thread was in.
 #[derive(Clone, Debug, Default)]
@@ -510,6 +547,8 @@ impl Recorder {
                 }
             }
             Rec::Lost { lost, .. } => self.trace.counts.lost += lost,
+            Rec::Bpf(BpfRecord::Switch(ref ev)) => self.on_sched(ev),
+            Rec::Bpf(BpfRecord::Detail(ref d)) => self.on_bpf_detail(d),
             Rec::Other { .. } => {}
         }
     }
@@ -548,6 +587,9 @@ impl Recorder {
             Rec::Fork { pid, ppid, .. } => self.ours(pid) || self.ours(ppid),
             Rec::Exit { pid, .. } | Rec::Comm { pid, .. } | Rec::Mmap { pid, .. } => self.ours(pid),
             Rec::Switch { id, .. } => self.ours(id.pid),
+            // Either side may be ours: the handler checks both.
+            Rec::Bpf(BpfRecord::Switch(_)) => true,
+            Rec::Bpf(BpfRecord::Detail(ref d)) => self.ours(d.pid),
             Rec::Other { .. } => false,
             Rec::Lost { .. } => true,
         }
@@ -718,33 +760,46 @@ impl Recorder {
         self.switch_out_tp(s, raw, f);
     }
 
-    /// A switch-out from the sched_switch tracepoint: its state, registers
-    /// and (when sampled, or learned for its call site) kernel stack.
+    /// A switch-out from the sched_switch tracepoint.
     fn switch_out_tp(&mut self, s: &Sample<'_>, raw: &[u8], f: RawFields) {
         let state = switch_state(read_int(raw, f.switch_prev_state).unwrap_or(0));
-        self.trace.counts.switch_outs += 1;
-        let regs = SwitchRegs::of(s);
-        // This switch's own kernel stack: in the record itself, or from the
-        // kernel-stack event when its record came first.
-        let mut own = s.callchain.map(|cc| {
+        let own = s.callchain.map(|cc| {
             cc.frames_into(&mut self.scratch);
             self.trace.kstacks.intern(&self.scratch)
         });
-        let live = self.thread(s.pid, s.tid, s.time);
+        self.switch_out(s.pid, s.tid, s.time, state, SwitchRegs::of(s), own);
+    }
+
+    /// A switch-out with its state and registers (from the sched_switch
+    /// tracepoint or the BPF collector): the on-CPU segment closes and an
+    /// off-CPU interval opens with its cause, built from the kernel stack
+    /// when known (`own`: this switch's, else the kernel-stack event's if
+    /// its record came first, else the one learned at the call site).
+    fn switch_out(
+        &mut self,
+        pid: Pid,
+        tid: Tid,
+        time: Ns,
+        state: SwitchState,
+        regs: Option<SwitchRegs>,
+        mut own: Option<u32>,
+    ) {
+        self.trace.counts.switch_outs += 1;
+        let live = self.thread(pid, tid, time);
         if let Some((t, k)) = live.next_kstack.take() {
-            if own.is_none() && t.abs_diff(s.time) <= SAME_SWITCH_NS {
+            if own.is_none() && t.abs_diff(time) <= SAME_SWITCH_NS {
                 own = Some(k);
             }
         }
         let kstack = own.or_else(|| {
             let ip = regs?.ip;
-            self.learned_kstacks.get(&(s.pid, ip)).copied()
+            self.learned_kstacks.get(&(pid, ip)).copied()
         });
-        let (cause, timeout) = self.build_cause(s.pid, s.tid, s.time, state, kstack, regs);
-        let live = self.live.get_mut(&s.tid).unwrap();
-        Self::close_on_cpu(live, s.time);
+        let (cause, timeout) = self.build_cause(pid, tid, time, state, kstack, regs);
+        let live = self.live.get_mut(&tid).unwrap();
+        Self::close_on_cpu(live, time);
         let pending = Pending {
-            start: s.time,
+            start: time,
             state,
             cause,
             wake: None,
@@ -752,16 +807,16 @@ impl Recorder {
             timeout,
             ustack: None,
             regs,
-            pid: s.pid,
+            pid,
             own_kstack: own.is_some(),
             inferred_wake: false,
         };
         if let Some(p) = live.pending.replace(pending) {
-            self.repair(s.tid, p, s.time);
+            self.repair(tid, p, time);
         }
-        let live = self.live.get_mut(&s.tid).unwrap();
+        let live = self.live.get_mut(&tid).unwrap();
         if let Some((t, id)) = live.next_ustack.take() {
-            if t.abs_diff(s.time) <= SAME_SWITCH_NS {
+            if t.abs_diff(time) <= SAME_SWITCH_NS {
                 live.pending.as_mut().unwrap().ustack = Some(id);
             }
         }
@@ -793,7 +848,8 @@ impl Recorder {
         let blocking = matches!(state, SwitchState::Sleeping | SwitchState::DiskSleep);
         if let (None, Some(r), true) = (kstack, regs, blocking) {
             // No kernel stack yet (the first wait at this syscall site, or
-            // a site the rate-limited stack event never sampled). A wait
+            // a site the rate-limited stack event never sampled). The BPF
+            // collector gives the syscall number itself. Otherwise a wait
             // that lasts is still in its syscall now (records are handled
             // about 20 ms after they happen): /proc names it when the
             // arguments match. A shorter one in S state whose first
@@ -801,9 +857,11 @@ impl Recorder {
             // only epoll wait is not lost. (epoll_ctl takes an epoll fd
             // too, but blocks in D state: on the mm's lock in a page fault.)
             let fd = r.di as i64;
-            key.nr_seen = self
-                .proc
-                .blocked_syscall(pid, tid, [r.di, r.si, r.dx, r.r10])
+            key.nr_seen =
+                r.nr.or_else(|| {
+                    self.proc
+                        .blocked_syscall(pid, tid, [r.di, r.si, r.dx, r.r10])
+                })
                 .or_else(|| {
                     (state == SwitchState::Sleeping
                         && (0..1 << 22).contains(&fd)
@@ -879,25 +937,67 @@ impl Recorder {
         if s.tid <= 0 {
             return;
         }
-        let ip = s.user_reg(SREG_IP);
         let kstack = s.callchain.map(|cc| {
             cc.frames_into(&mut self.scratch);
             self.trace.kstacks.intern(&self.scratch)
         });
-        if let (Some(k), Some(ip)) = (kstack, ip) {
-            self.learned_kstacks.insert((s.pid, ip), k);
+        let regs = match (
+            s.user_reg(SREG_IP),
+            s.user_reg(SREG_SP),
+            s.user_reg(SREG_BP),
+        ) {
+            (Some(ip), Some(sp), Some(bp)) => Some((ip, sp, bp)),
+            _ => None,
+        };
+        self.switch_detail(
+            s.pid,
+            s.tid,
+            s.time,
+            kstack,
+            regs,
+            s.user_stack.unwrap_or(&[]),
+        );
+    }
+
+    /// The detail of a blocking switch-out from the BPF collector. Its
+    /// kernel stack starts in the BPF program and the tracepoint's own
+    /// frames, which are dropped so that it reads as perf's does (from the
+    /// scheduler down).
+    fn on_bpf_detail(&mut self, d: &DetailEvent<'_>) {
+        if d.tid <= 0 {
+            return;
         }
-        let ustack = match (ip, s.user_reg(SREG_SP), s.user_reg(SREG_BP)) {
-            (Some(ip), Some(sp), Some(bp)) => {
+        self.scratch.clear();
+        self.scratch.extend(d.kernel_frames());
+        self.scratch
+            .drain(..tracing_frames(&self.scratch, |ip| self.trace.ksym(ip)));
+        let kstack = (!self.scratch.is_empty()).then(|| self.trace.kstacks.intern(&self.scratch));
+        let regs = (d.ip != 0).then_some((d.ip, d.sp, d.bp));
+        self.switch_detail(d.pid, d.tid, d.time, kstack, regs, d.ustack);
+    }
+
+    /// The detail of one blocking switch-out: its kernel stack, learned for
+    /// its syscall site (process, user IP), and its user stack, unwound now
+    /// from the user registers (IP, SP, BP) and the copy of the stack. Both
+    /// go to the switch-out they belong to, whose record may come just
+    /// before or just after this one.
+    fn switch_detail(
+        &mut self,
+        pid: Pid,
+        tid: Tid,
+        time: Ns,
+        kstack: Option<u32>,
+        regs: Option<(u64, u64, u64)>,
+        user_stack: &[u8],
+    ) {
+        if let (Some(k), Some((ip, _, _))) = (kstack, regs) {
+            self.learned_kstacks.insert((pid, ip), k);
+        }
+        let ustack = match regs {
+            Some((ip, sp, bp)) => {
                 self.scratch.clear();
-                self.unwinder.unwind(
-                    s.pid,
-                    ip,
-                    sp,
-                    bp,
-                    s.user_stack.unwrap_or(&[]),
-                    &mut self.scratch,
-                );
+                self.unwinder
+                    .unwind(pid, ip, sp, bp, user_stack, &mut self.scratch);
                 (!self.scratch.is_empty()).then(|| self.trace.stacks.intern(&self.scratch))
             }
             _ => None,
@@ -905,22 +1005,21 @@ impl Recorder {
         if ustack.is_some() {
             self.trace.counts.offcpu_stacks += 1;
         }
-        let live = self.thread(s.pid, s.tid, s.time);
+        let live = self.thread(pid, tid, time);
         let Some(p) = live
             .pending
-            .filter(|p| p.start.abs_diff(s.time) <= SAME_SWITCH_NS)
+            .filter(|p| p.start.abs_diff(time) <= SAME_SWITCH_NS)
         else {
-            live.next_kstack = kstack.map(|k| (s.time, k));
-            live.next_ustack = ustack.map(|u| (s.time, u));
+            live.next_kstack = kstack.map(|k| (time, k));
+            live.next_ustack = ustack.map(|u| (time, u));
             return;
         };
         if let Some(u) = ustack {
             live.pending.as_mut().unwrap().ustack = Some(u);
         }
         if let (Some(k), false) = (kstack, p.own_kstack) {
-            let (cause, timeout) =
-                self.build_cause(p.pid, s.tid, p.start, p.state, Some(k), p.regs);
-            if let Some(p) = self.live.get_mut(&s.tid).unwrap().pending.as_mut() {
+            let (cause, timeout) = self.build_cause(p.pid, tid, p.start, p.state, Some(k), p.regs);
+            if let Some(p) = self.live.get_mut(&tid).unwrap().pending.as_mut() {
                 p.cause = cause;
                 p.timeout = timeout;
                 p.own_kstack = true;
@@ -1081,28 +1180,74 @@ impl Recorder {
         let Some(wakee) = read_int(raw, f.waking_pid).map(|v| v as Tid) else {
             return;
         };
-        if self.last_wake.get(&wakee) == Some(&s.time) {
+        let in_irq = read_int(raw, f.common_flags).unwrap_or(0) & IRQ_FLAGS != 0;
+        self.waking(s.time, s.pid, s.tid, wakee, in_irq);
+    }
+
+    /// `wakee` became runnable at `time`, woken by the task `waker_tid`
+    /// (process `waker_pid`) unless the wakeup came from interrupt context.
+    fn waking(&mut self, time: Ns, waker_pid: Pid, waker_tid: Tid, wakee: Tid, in_irq: bool) {
+        if self.last_wake.get(&wakee) == Some(&time) {
             return;
         }
         // CPU-wide, a wakeup by a task outside the tree has its time but no
         // waker to follow.
-        let waker_ours = self.ours(s.pid);
+        let waker_ours = self.ours(waker_pid);
         let Some(live) = self.live.get_mut(&wakee) else {
             return;
         };
-        self.last_wake.insert(wakee, s.time);
+        self.last_wake.insert(wakee, time);
         self.trace.counts.wakeups += 1;
-        let in_irq = read_int(raw, f.common_flags).unwrap_or(0) & IRQ_FLAGS != 0;
         if let Some(p) = live.pending.as_mut() {
             if p.wake.is_none() && p.state != SwitchState::Preempted {
-                p.wake = Some(s.time);
-                p.waker = if in_irq || s.tid <= 0 || !waker_ours {
+                p.wake = Some(time);
+                p.waker = if in_irq || waker_tid <= 0 || !waker_ours {
                     None
                 } else {
-                    Some(s.tid)
+                    Some(waker_tid)
                 };
             }
         }
+    }
+
+    /// A context switch from the BPF collector: the switch-out of a thread
+    /// of the tree (state and syscall registers, as from the sched_switch
+    /// tracepoint), and the switch-in of one, preceded by the wakeup that
+    /// ended its wait (the BPF program keeps it until the switch-in, so it
+    /// reaches the recorder then rather than at its own time; only the
+    /// wakee's open interval uses it).
+    fn on_sched(&mut self, ev: &SchedEvent) {
+        use crate::collect::bpf::flags;
+        if ev.has(flags::OUT) && ev.prev_tid > 0 && self.ours(ev.prev_pid) {
+            let state = switch_state(ev.report_state());
+            let regs = SwitchRegs {
+                dx: ev.dx,
+                si: ev.si,
+                di: ev.di,
+                ip: ev.ip,
+                r10: ev.r10,
+                nr: (ev.nr >= 0).then_some(ev.nr),
+            };
+            self.switch_out(ev.prev_pid, ev.prev_tid, ev.time, state, Some(regs), None);
+        }
+        if !ev.has(flags::IN) || ev.next_tid <= 0 {
+            return;
+        }
+        // As from sched_switch's next_pid: a thread of ours was announced by
+        // a FORK record (or the root's exec) before it first ran.
+        let Some(pid) = self.trace.threads.get(&ev.next_tid).map(|t| t.pid) else {
+            return;
+        };
+        if ev.has(flags::WAKE) {
+            self.waking(
+                ev.wake,
+                ev.waker_pid,
+                ev.waker_tid,
+                ev.next_tid,
+                ev.has(flags::WAKE_IRQ),
+            );
+        }
+        self.switch_in_cpu_wide(pid, ev.next_tid, ev.time, ev.prev_pid);
     }
 
     fn on_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns) {
@@ -1246,9 +1391,13 @@ impl Recorder {
             .unwrap_or_default();
         if pid == tid && !self.trace.processes.contains_key(&pid) {
             self.unwinder.on_fork(ppid, pid);
-            let (argv, exe) = match self.trace.processes.get(&ppid) {
-                Some(pp) => (pp.argv.clone(), pp.exe.clone()),
-                None => (Vec::new(), None),
+            // A forked child runs its parent's image until it execs (a
+            // fork-based worker pool never does): it gets no MMAP records
+            // for what is already mapped, so it inherits the parent's list,
+            // which symbolizes its stacks.
+            let (argv, exe, mappings) = match self.trace.processes.get(&ppid) {
+                Some(pp) => (pp.argv.clone(), pp.exe.clone(), pp.mappings.clone()),
+                None => (Vec::new(), None, Vec::new()),
             };
             self.trace.processes.insert(
                 pid,
@@ -1258,6 +1407,7 @@ impl Recorder {
                     comm: parent_comm.clone(),
                     argv,
                     exe,
+                    mappings,
                     start: t,
                     ..Default::default()
                 },
@@ -1389,6 +1539,13 @@ impl Recorder {
 
     /// Close every open interval at `end` (the root was reaped) and return the
     /// trace.
+    /// What the BPF collector lost in the kernel: switches not written
+    /// (ring buffer full) count as lost records.
+    pub fn bpf_losses(&mut self, l: crate::collect::bpf::Losses) {
+        self.trace.counts.lost += l.ring_full;
+        self.trace.counts.untracked_tasks += l.tasks_full;
+    }
+
     pub fn finish(mut self, end: Ns) -> Trace {
         let tids: Vec<Tid> = self.live.keys().copied().collect();
         self.resolve_late();

@@ -207,6 +207,10 @@ pub enum Rec<'a> {
         lost: u64,
         time: u64,
     },
+    /// A record of the BPF collector ([`crate::collect::bpf`]), stored in
+    /// the drain's arena as a record of type
+    /// [`crate::collect::bpf::RECORD_SCHED`].
+    Bpf(crate::collect::bpf::BpfRecord<'a>),
     Other {
         ty: u32,
         time: Option<u64>,
@@ -224,6 +228,8 @@ impl Rec<'_> {
             | Rec::Mmap { time, .. }
             | Rec::Lost { time, .. } => Some(*time),
             Rec::Switch { id, .. } => Some(id.time),
+            Rec::Bpf(crate::collect::bpf::BpfRecord::Switch(ev)) => Some(ev.time),
+            Rec::Bpf(crate::collect::bpf::BpfRecord::Detail(d)) => Some(d.time),
             Rec::Other { time, .. } => *time,
         }
     }
@@ -399,6 +405,9 @@ pub fn parse<'a>(rec: &'a [u8], layout: &Layout) -> Result<Rec<'a>, ParseError> 
                 time: sid.time,
             })
         }
+        crate::collect::bpf::RECORD_SCHED => crate::collect::bpf::BpfRecord::parse(&rec[8..])
+            .map(Rec::Bpf)
+            .ok_or(ParseError::Truncated),
         RECORD_LOST_SAMPLES => {
             let sid = parse_trailer(rec)?;
             let lost = c.u64()?;
