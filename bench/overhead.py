@@ -170,21 +170,29 @@ def printed(stdout, key):
 # ------------------------------------------------------------------ workloads
 
 
-def pingpong_work_for(pingpong, blocks_per_s):
+def pingpong_work_for(pingpong, blocks_per_s, name="pipe-pingpong-40k", prefix=()):
     """The work per round trip that makes the ping-pong block about
     `blocks_per_s` times a second (both sides counted), bare: the least work
     whose median rate over three 0.3 s runs is at or under it. The flat-out
     rate swings with CPU placement from run to run, so one run can land
     under the target with no work at all (then this row would repeat
-    pipe-pingpong-max); the search starts at one unit."""
+    pipe-pingpong-max); the search starts at one unit. `prefix` runs the
+    ping-pong under another command (taskset)."""
     w = 1
-    for w in [2 ** k for k in range(0, 16)]:
-        rates = sorted(printed(run_reaped([pingpong, "0.3", "-w", str(w)])["stdout"], "blocks_per_s")
+    for w in [2 ** k for k in range(0, 17)]:
+        rates = sorted(printed(run_reaped(list(prefix) + [pingpong, "0.3", "-w", str(w)])["stdout"],
+                               "blocks_per_s")
                        for _ in range(3))
         if rates[1] <= blocks_per_s:
             break
-    log(f"pipe-pingpong-40k: {w} work units per round trip")
+    log(f"{name}: {w} work units per round trip")
     return w
+
+
+def taskset():
+    """`taskset` when it exists and there are two CPUs or more."""
+    t = shutil.which("taskset")
+    return t if t and (os.cpu_count() or 1) >= 2 else None
 
 
 def workloads(seconds, only):
@@ -193,14 +201,26 @@ def workloads(seconds, only):
     py = real_python()
     cpu_loop = os.path.join(WORKLOADS, "python", "cpu_loop.py")
     w40k = pingpong_work_for(pingpong, 40_000) if not only or "pipe-pingpong-40k" in only else 0
+    # Both sides of the ping-pong on one CPU: every block is a switch from
+    # one to the other, with no idle CPU to wake, so nothing hides the cost
+    # the profiler adds to each switch (the 40k row unpinned can spend a
+    # third of its time in cross-CPU wakeups, and a profiler that keeps the
+    # other CPU out of its idle state speeds those up). The profiler is not
+    # pinned.
+    pin = taskset()
+    want_pinned = pin and (not only or "pipe-pingpong-1cpu" in only)
+    pin_argv = [pin, "-c", "0"] if pin else []
+    w1cpu = pingpong_work_for(pingpong, 40_000, "pipe-pingpong-1cpu", pin_argv) if want_pinned else 0
     ws = [
         ("c-cpu-1thread", [busy, "1"], lambda n: [busy, "-n", str(n)], 1),
         ("cpython-cpu-1thread", [py, cpu_loop, "1"], lambda n: [py, cpu_loop, "-n", str(n)], 1),
         ("pipe-pingpong-40k", [pingpong, "1", "-w", str(w40k)], lambda n: [pingpong, "-n", str(n), "-w", str(w40k)], 1),
         ("pipe-pingpong-max", [pingpong, "1"], lambda n: [pingpong, "-n", str(n)], 1),
+        ("pipe-pingpong-1cpu", pin_argv + [pingpong, "1", "-w", str(w1cpu)],
+         lambda n: pin_argv + [pingpong, "-n", str(n), "-w", str(w1cpu)], 1),
         ("c-cpu-2threads", [threads, "2", "1"], lambda n: [threads, "2", "-n", str(n)], 2),
     ]
-    ws = [w for w in ws if not only or w[0] in only]
+    ws = [w for w in ws if (not only or w[0] in only) and (pin or w[0] != "pipe-pingpong-1cpu")]
     out = []
     for name, calib, fixed, nthreads in ws:
         r = run_reaped(calib)
@@ -215,9 +235,15 @@ def workloads(seconds, only):
 # ------------------------------------------------------------------ tools
 
 
-def tools(wallprof, with_others, per_task):
+def tools(wallprof, with_others, per_task, tracepoints=False):
     notes = []
     ts = [("wallprof", lambda argv, d: [wallprof, "run", "--quiet", "-o", d, "--"] + argv)]
+    if tracepoints:
+        # The CPU-wide perf tracepoints instead of the BPF collector: what
+        # root gets from a wallprof built without clang, and the default
+        # before BPF.
+        ts.append(("wallprof --no-bpf", lambda argv, d: [wallprof, "run", "--quiet", "--no-bpf",
+                                                         "-o", d, "--"] + argv))
     if per_task:
         # Per-task events, what a user without CAP_PERFMON (and
         # perf_event_paranoid > 0) gets: the default falls back to them.
@@ -361,6 +387,8 @@ def main():
     ap.add_argument("--no-others", action="store_true", help="skip perf and py-spy")
     ap.add_argument("--no-per-task", action="store_true",
                     help="skip the wallprof --perf-scope task row (the non-root fallback)")
+    ap.add_argument("--with-tracepoints", action="store_true",
+                    help="add a wallprof --no-bpf row (CPU-wide perf tracepoints instead of BPF)")
     ap.add_argument("--wallprof", help="use this wallprof binary instead of building one")
     ap.add_argument("--results", default=os.path.join(BENCH, "results"), help="raw JSON directory")
     args = ap.parse_args()
@@ -369,7 +397,7 @@ def main():
 
     wallprof = args.wallprof or build_wallprof()
     ws = workloads(args.seconds, args.only)
-    ts, notes = tools(wallprof, not args.no_others, not args.no_per_task)
+    ts, notes = tools(wallprof, not args.no_others, not args.no_per_task, args.with_tracepoints)
     raw, rows = [], []
     for name, argv in ws:
         bare, runs = [], {t: [] for t, _ in ts if applies(t, name)}

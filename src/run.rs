@@ -103,6 +103,14 @@ pub fn run(cfg: &RunConfig) -> i32 {
     // parsed) while the target is spawned and the perf events open.
     let use_bpf = !cfg.no_perf && !cfg.no_bpf && cfg.perf_scope == perf::Scope::Cpu;
     let bpf = use_bpf.then(collect::bpf::preload);
+    let bpf_off = match (cfg.no_perf, cfg.no_bpf, cfg.perf_scope) {
+        (true, _, _) => None,
+        (_, true, _) => Some("disabled with --no-bpf"),
+        (_, _, perf::Scope::Task) => {
+            Some("not used with --perf-scope task: it watches every CPU, like CPU-wide events")
+        }
+        _ => None,
+    };
 
     // Reads the target's files for symbolization while it runs, on CPU time
     // nothing else wants.
@@ -134,6 +142,12 @@ pub fn run(cfg: &RunConfig) -> i32 {
         match perf::open(target, &pcfg, Box::new(procfs::waitset::WaitSets::new())) {
             Ok(s) => {
                 statuses.extend(s.statuses.iter().cloned());
+                if let Some(why) = bpf_off {
+                    statuses.push(CollectorStatus {
+                        name: "bpf".into(),
+                        state: CollectorState::Unavailable(why.into()),
+                    });
+                }
                 if s.tracefs_mounted_by_us {
                     notes
                         .push("mounted tracefs at /sys/kernel/tracing (it was not mounted)".into());
@@ -279,6 +293,12 @@ pub fn run(cfg: &RunConfig) -> i32 {
             out.display()
         ),
     }
+    // wallprof exits next: freeing the trace, the analysis and the symbol
+    // tables piece by piece (a million intervals after a blocking-heavy
+    // run) would only delay the exit the caller waits for.
+    std::mem::forget(analysis);
+    std::mem::forget(symbols);
+    std::mem::forget(trace);
     exit.exit_code()
 }
 

@@ -82,6 +82,15 @@ fn unprivileged_user_degrades_and_keeps_the_verdict() {
             .all(|c| c["reason"].as_str().is_some_and(|r| !r.is_empty())),
         "{degraded:?}"
     );
+    // BPF needs CAP_BPF and CAP_PERFMON: asked for by default, refused, and
+    // said so (not silently dropped).
+    let bpf = p["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "bpf")
+        .unwrap_or_else(|| panic!("no bpf collector status: {}", p["collectors"]));
+    assert_eq!(bpf["status"], "unavailable", "{bpf}");
     assert_eq!(
         top_wait(&p).as_deref(),
         Some("sleep"),

@@ -5,6 +5,7 @@
 mod harness;
 
 mod accounting;
+mod bpf;
 mod corpus;
 mod exit;
 mod fallback;

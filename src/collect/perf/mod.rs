@@ -230,17 +230,21 @@ fn open_cpu_clock(
     bytes: usize,
 ) -> std::io::Result<Sampler> {
     let mut b = base_builder(Software::CPU_CLOCK, pid, cpu, scope);
-    b.sample_frequency(cfg.freq)
-        .exclude_kernel(!kernel)
-        .comm(true)
-        .comm_exec(true)
-        .task(true)
-        .mmap(true)
-        .mmap2(true)
-        .exclude_callchain_user(true)
-        .sample_regs_user(recorder::SAMPLE_REGS_MASK)
-        .sample_stack_user(SAMPLE_STACK_BYTES)
-        .wakeup_watermark(bytes / 8);
+    b.sample_frequency(if std::env::var_os("EXP_NOSAMPLE").is_some() {
+        1
+    } else {
+        cfg.freq
+    })
+    .exclude_kernel(!kernel)
+    .comm(true)
+    .comm_exec(true)
+    .task(true)
+    .mmap(true)
+    .mmap2(true)
+    .exclude_callchain_user(true)
+    .sample_regs_user(recorder::SAMPLE_REGS_MASK)
+    .sample_stack_user(SAMPLE_STACK_BYTES)
+    .wakeup_watermark(bytes / 8);
     // Switch-ins: per task, from context-switch records (a per-task
     // tracepoint fires only while one of the target's tasks is current, so
     // it misses switches from the idle task, which is how most switch-ins
@@ -574,7 +578,6 @@ pub fn open(
     let mut target = target;
     let mut bpf = None;
     let mut bpf_status = None;
-    let asked = target.bpf.is_some();
     if cfg.scope == Scope::Cpu {
         // The BPF collector records switches and wakeups where it loaded;
         // the CPU-wide tracepoints are the fallback.
@@ -606,25 +609,25 @@ pub fn open(
             Switches::Bpf(&mut ready),
         ) {
             Ok(o) => opened = Some((o, Scope::Cpu)),
-            Err(e) => cpu_wide_refused = Some(e),
+            Err(e) => {
+                // Not asked before the refusal: its own answer says more.
+                ready();
+                cpu_wide_refused = Some(e);
+            }
         }
     }
-    if bpf_status.is_none() && bpf.is_none() && asked {
-        if let Some(why) = &cpu_wide_refused {
-            bpf_status = Some(format!(
-                "it needs CPU-wide events, which were refused: {why}"
-            ));
+    let bpf_status = match (&bpf, bpf_status, &cpu_wide_refused) {
+        (Some(_), _, None) if opened.as_ref().is_some_and(|(o, _)| o.bpf) => {
+            Some(CollectorState::Ok)
         }
-    }
-    let bpf_status = match (&bpf, bpf_status) {
-        (Some(_), _) if opened.as_ref().is_some_and(|(o, _)| o.bpf) => Some(CollectorState::Ok),
-        (Some(_), _) => Some(CollectorState::Unavailable(
-            "CPU-wide perf events could not be opened beside it".into(),
-        )),
-        (None, Some(why)) => Some(CollectorState::Unavailable(format!(
-            "{why}; context switches are recorded with perf tracepoints, which cost more per switch"
+        (Some(_), _, Some(why)) => Some(CollectorState::Unavailable(format!(
+            "it needs CPU-wide perf events beside it, which were refused: {why}"
         ))),
-        (None, None) => None,
+        (Some(_), _, None) => Some(CollectorState::Unavailable(
+            "it needs CPU-wide perf events beside it".into(),
+        )),
+        (None, Some(why), _) => Some(CollectorState::Unavailable(why)),
+        (None, None, _) => None,
     };
     if opened.is_none() {
         bpf = None;

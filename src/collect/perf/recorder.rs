@@ -1738,6 +1738,141 @@ mod tests {
     /// under load) gets its cause when the site's stack is learned later:
     /// its wait set's timeout comes with it, so an epoll wait that ran into
     /// its timer is a timer wait (a Go netpoller's first time.Sleep lost it).
+    /// The BPF collector's records: a switch-out carries its state and
+    /// syscall (from `orig_ax`, no kernel stack needed), a switch-in carries
+    /// the wakeup that ended the wait (a waker outside the tree, or an
+    /// interrupt, names nobody; a thread of the tree does), the wait stays
+    /// whole when an idle CPU picked the thread up, and a detail record's
+    /// kernel stack is cut at `__schedule` and names the wait.
+    #[test]
+    fn bpf_records_build_the_same_timeline() {
+        use crate::collect::bpf::{flags, DetailEvent};
+        const ROOT: Pid = 100;
+        const PEER: Tid = 101; // a thread of ROOT
+        const OTHER: Pid = 999;
+        const NANOSLEEP: i64 = 35;
+        // Kernel symbols: the BPF program's address falls past the last one
+        // of the kernel text, as JIT'd code does.
+        let kallsyms = vec![
+            (0x1000, "__schedule".to_string()),
+            (0x1100, "schedule".to_string()),
+            (0x1200, "do_nanosleep".to_string()),
+            (0x1300, "bpf_trace_run4".to_string()),
+            (0x1400, "_einittext".to_string()),
+        ];
+        let mut rec = Recorder::new(ROOT, vec!["t".into()], 0, None, kallsyms, Box::new(NoProc));
+        rec.cpu_wide = true;
+        let out = |time: Ns, tid: Tid, state: u32, nr: i64| {
+            Rec::Bpf(BpfRecord::Switch(SchedEvent {
+                time,
+                flags: flags::OUT,
+                prev_tid: tid,
+                prev_pid: ROOT,
+                prev_state: state,
+                nr,
+                ip: 0x7f00_0000_1000,
+                ..SchedEvent::default()
+            }))
+        };
+        let into = |time: Ns, tid: Tid, from: Pid, wake: Option<(Ns, Pid, Tid, bool)>| {
+            let mut ev = SchedEvent {
+                time,
+                flags: flags::IN,
+                prev_pid: from,
+                prev_tid: from,
+                next_tid: tid,
+                next_pid: ROOT,
+                ..SchedEvent::default()
+            };
+            if let Some((at, pid, tid, irq)) = wake {
+                ev.flags |= flags::WAKE | if irq { flags::WAKE_IRQ } else { 0 };
+                ev.wake = at;
+                ev.waker_pid = pid;
+                ev.waker_tid = tid;
+            }
+            Rec::Bpf(BpfRecord::Switch(ev))
+        };
+        let detail = DetailEvent::encode(
+            400,
+            ROOT,
+            ROOT,
+            &[0x1401, 0x1301, 0x1001, 0x1101, 0x1201],
+            [0x7f00_0000_2000, 0x7ffc_0000_0000, 0],
+            &[],
+        );
+        let Some(BpfRecord::Detail(detail)) = BpfRecord::parse(&detail) else {
+            panic!("detail record")
+        };
+        let records = [
+            out(50, ROOT, 1, NANOSLEEP), // before the exec: not counted
+            Rec::Comm {
+                pid: ROOT,
+                tid: ROOT,
+                comm: "t",
+                exec: true,
+                time: 100,
+            },
+            Rec::Fork {
+                pid: ROOT,
+                ppid: ROOT,
+                tid: PEER,
+                ptid: ROOT,
+                time: 110,
+            },
+            into(120, PEER, 0, None),
+            // Woken by a program outside the tree, picked up by an idle CPU.
+            out(200, ROOT, 1, NANOSLEEP),
+            into(350, ROOT, 0, Some((300, OTHER, OTHER, false))),
+            // Woken by a thread of the tree, which then ran elsewhere; the
+            // CPU ran a program outside the tree until the switch-in.
+            out(360, ROOT, 1, 202),
+            into(390, ROOT, OTHER, Some((370, ROOT, PEER, false))),
+            // Woken from an interrupt while the peer was the current task.
+            Rec::Bpf(BpfRecord::Detail(detail)),
+            out(400, ROOT, 1, NANOSLEEP),
+            into(450, ROOT, 0, Some((420, ROOT, PEER, true))),
+            // A task outside the tree switched in: nothing.
+            into(460, 4242, 0, Some((455, ROOT, ROOT, false))),
+            Rec::Exit {
+                pid: ROOT,
+                ppid: 1,
+                tid: ROOT,
+                ptid: 1,
+                time: 500,
+            },
+        ];
+        for r in &records {
+            rec.record(r);
+        }
+        let t = rec.finish(600);
+        assert!(!t.threads.contains_key(&4242));
+        let th = &t.threads[&ROOT];
+        assert_eq!(th.start, 100);
+        let iv: Vec<_> = th
+            .offcpu
+            .iter()
+            .map(|o| (o.start, o.wake, o.end, o.waker))
+            .collect();
+        assert_eq!(
+            iv,
+            vec![
+                (200, Some(350), 350, None),
+                (360, Some(370), 390, Some(PEER)),
+                (400, Some(450), 450, None),
+            ]
+        );
+        let cause = |i: usize| t.causes.get(th.offcpu[i].cause).clone();
+        assert_eq!(cause(0).syscall_nr, Some(NANOSLEEP), "{:?}", cause(0));
+        assert_eq!(cause(0).state, SwitchState::Sleeping);
+        assert_eq!(cause(1).syscall_nr, Some(202));
+        let k = cause(2).kstack.expect("the detail's kernel stack");
+        assert_eq!(
+            t.kstack_names(k),
+            vec!["__schedule", "schedule", "do_nanosleep"],
+            "cut at __schedule"
+        );
+    }
+
     #[test]
     fn late_resolved_wait_keeps_its_timeout() {
         const ROOT: Pid = 100;
