@@ -195,7 +195,17 @@ fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
         let _quiet = serial();
         wait_quiet();
         drop(_quiet);
-        measuring_others(|| wallprof_run_in(repo(), &["-q"], &av))
+        match Outside::start(name) {
+            // A process outside the traced tree feeds the target's stdin
+            // (or holds what it waits for).
+            Some(mut outside) => {
+                let stdin = outside.stdout();
+                let r = measuring_others(|| wallprof_run_fed(repo(), &["-q"], &av, stdin));
+                outside.stop();
+                r
+            }
+            None => measuring_others(|| wallprof_run_in(repo(), &["-q"], &av)),
+        }
     };
     let profile = r.p().clone();
     if let Some(dir) = std::env::var_os("WALLPROF_CORPUS_KEEP") {
@@ -214,6 +224,61 @@ fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
     let p = std::sync::Arc::new(Profiled { profile, others });
     map.insert(name.to_string(), p.clone());
     p
+}
+
+/// A workload's `outside` command (docs/corpus.md): started with `sh -c`
+/// from the repository root before wallprof, so outside the traced tree,
+/// its stdout becoming the target's stdin; it creates `$BUILD/outside.ready`
+/// when ready, and is stopped (its process group) after the run.
+struct Outside {
+    child: std::process::Child,
+}
+
+impl Outside {
+    fn start(name: &str) -> Option<Outside> {
+        let text =
+            std::fs::read_to_string(repo().join("workloads/corpus").join(name).join("outside"))
+                .ok()?;
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))?
+            .to_string();
+        let dir = build_dir(name);
+        std::fs::create_dir_all(&dir).expect("build dir");
+        let ready = dir.join("outside.ready");
+        let _ = std::fs::remove_file(&ready);
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .env("BUILD", &dir)
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name}: cannot start `{line}`: {e}"));
+        let t0 = Instant::now();
+        while !ready.exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{name}: `{line}` did not create $BUILD/outside.ready within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(Outside { child })
+    }
+
+    fn stdout(&mut self) -> Stdio {
+        Stdio::from(self.child.stdout.take().expect("the outside command's stdout"))
+    }
+
+    fn stop(mut self) {
+        // SAFETY: signalling the process group this test started.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
 }
 
 fn strs(v: &Value) -> Vec<String> {

@@ -94,15 +94,32 @@ pub fn wallprof_run(args: &[&str], argv: &[&str]) -> RunResult {
 
 /// As [`wallprof_run`], with the target (and wallprof) in directory `cwd`.
 pub fn wallprof_run_in(cwd: &Path, args: &[&str], argv: &[&str]) -> RunResult {
-    run_inner(args, argv, None, Some(cwd))
+    run_inner(args, argv, Input::Null, Some(cwd))
+}
+
+/// As [`wallprof_run_in`], wallprof's (and so the target's) stdin taken
+/// from `stdin`: another process's output, for instance.
+pub fn wallprof_run_fed(cwd: &Path, args: &[&str], argv: &[&str], stdin: Stdio) -> RunResult {
+    run_inner(args, argv, Input::From(stdin), Some(cwd))
 }
 
 /// As [`wallprof_run`], feeding `stdin` to the target when given.
 pub fn wallprof_run_with(args: &[&str], argv: &[&str], stdin: Option<&[u8]>) -> RunResult {
-    run_inner(args, argv, stdin, None)
+    let input = match stdin {
+        Some(bytes) => Input::Bytes(bytes),
+        None => Input::Null,
+    };
+    run_inner(args, argv, input, None)
 }
 
-fn run_inner(args: &[&str], argv: &[&str], stdin: Option<&[u8]>, cwd: Option<&Path>) -> RunResult {
+/// What wallprof's stdin is.
+enum Input<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    From(Stdio),
+}
+
+fn run_inner(args: &[&str], argv: &[&str], input: Input<'_>, cwd: Option<&Path>) -> RunResult {
     let out_dir = tempfile::Builder::new()
         .prefix("out-")
         .tempdir_in(scratch())
@@ -119,11 +136,20 @@ fn run_inner(args: &[&str], argv: &[&str], stdin: Option<&[u8]>, cwd: Option<&Pa
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    let stdin = match input {
+        Input::Null => {
+            cmd.stdin(Stdio::null());
+            None
+        }
+        Input::Bytes(bytes) => {
+            cmd.stdin(Stdio::piped());
+            Some(bytes)
+        }
+        Input::From(from) => {
+            cmd.stdin(from);
+            None
+        }
+    };
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let output = {
         let _guard = serial();

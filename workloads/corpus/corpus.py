@@ -17,6 +17,9 @@ Conventions (see docs/corpus.md): each workload is a folder workloads/corpus/NAM
   run_fixed  the same for the fixed variant, when there is one
   build      for C/Java: shell commands, one per line, run from the repository root with $BUILD
              set (gcc -O2 -pthread ... / javac -d $BUILD ...)
+  outside    optional, one line run with `sh -c` (from the repository root, $BUILD set) before the
+             workload, so outside the profiled tree: its stdout is the workload's stdin, it creates
+             $BUILD/outside.ready when ready, and it is stopped after the run
 Folders starting with "_" (shared helpers) are not workloads.
 """
 
@@ -75,6 +78,40 @@ def build(name):
             subprocess.run(["sh", "-c", line], cwd=ROOT, env=env, check=True)
 
 
+class Outside:
+    """A workload's `outside` command, running (see the module's docstring)."""
+
+    def __init__(self, name):
+        line = read_line(name, "outside")
+        self.proc = None
+        if line is None:
+            return
+        bdir = os.path.join(ROOT, build_dir(name))
+        os.makedirs(bdir, exist_ok=True)
+        ready = os.path.join(bdir, "outside.ready")
+        if os.path.exists(ready):
+            os.remove(ready)
+        self.proc = subprocess.Popen(["sh", "-c", line], cwd=ROOT, env=dict(os.environ, BUILD=bdir),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(ready):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{name}: `{line}` did not create $BUILD/outside.ready in 10 s")
+            time.sleep(0.005)
+
+    def stdin(self):
+        return self.proc.stdout if self.proc else subprocess.DEVNULL
+
+    def stop(self):
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, 15)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
 def language(name):
     return {"c": "C", "py": "Python", "sh": "shell", "node": "Node.js", "java": "Java", "go": "Go"}.get(name.split("_")[0], "?")
 
@@ -118,6 +155,8 @@ def cmd_lint():
             continue
         if lab.get("run") != read_line(name, "run"):
             errors.append(f"{where}.run differs from the run file")
+        if lab.get("outside") != read_line(name, "outside"):
+            errors.append(f"{where}.outside differs from the outside file")
         if not lab.get("classes") or not set(lab["classes"]) <= CLASSES:
             errors.append(f"{where}.classes: {lab.get('classes')}")
         if lab.get("top_wait") is not None and lab["top_wait"] not in WAIT_KINDS:
@@ -161,7 +200,11 @@ def main():
         print(json.dumps(argv(rest[0], fixed)))
     elif cmd == "run":
         build(rest[0])
-        return subprocess.run(argv(rest[0], fixed), cwd=ROOT).returncode
+        outside = Outside(rest[0])
+        try:
+            return subprocess.run(argv(rest[0], fixed), cwd=ROOT, stdin=outside.stdin()).returncode
+        finally:
+            outside.stop()
     elif cmd == "time":
         cmd_time(rest)
     elif cmd == "lint":
