@@ -78,6 +78,12 @@ pub struct RunMeta {
 /// with (the target's, or 127/126 when it could not be started).
 pub fn run(cfg: &RunConfig) -> i32 {
     let mut startup = Timing::new();
+    // The BPF programs load first: the slowest step before the target can
+    // run (the kernel's BTF is parsed: 20-30 ms), it overlaps everything
+    // else. The target is forked meanwhile, which is safe: between fork and
+    // exec the child makes only async-signal-safe calls (launch::child).
+    let use_bpf = !cfg.no_perf && !cfg.no_bpf && cfg.perf_scope == perf::Scope::Cpu;
+    let bpf = use_bpf.then(collect::bpf::preload);
     let mut notes = Vec::new();
     let out = prepare_out_dir(cfg.out_dir.as_deref(), &mut notes);
     startup.mark("out dir");
@@ -99,10 +105,6 @@ pub fn run(cfg: &RunConfig) -> i32 {
     // needs them before the target runs). After the fork: the target is
     // forked while wallprof is single-threaded.
     let kallsyms = (!cfg.no_perf).then(crate::analyze::kallsyms::preload);
-    // The BPF programs load (tens of milliseconds: the kernel's BTF is
-    // parsed) while the target is spawned and the perf events open.
-    let use_bpf = !cfg.no_perf && !cfg.no_bpf && cfg.perf_scope == perf::Scope::Cpu;
-    let bpf = use_bpf.then(collect::bpf::preload);
     let bpf_off = match (cfg.no_perf, cfg.no_bpf, cfg.perf_scope) {
         (true, _, _) => None,
         (_, true, _) => Some("disabled with --no-bpf"),

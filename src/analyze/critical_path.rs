@@ -108,6 +108,8 @@ struct Walker<'a> {
     inferred: BTreeMap<Tid, Classified>,
     /// One shared `what` per distinct string.
     whats: std::collections::HashMap<String, Arc<str>, foldhash::fast::RandomState>,
+    /// The [`Dependency::Outside`] twin of each pipe-wait classification.
+    outside: std::collections::HashMap<String, Classified, foldhash::fast::RandomState>,
     out: Path,
 }
 
@@ -122,6 +124,15 @@ static CONVOY_CLASS: std::sync::LazyLock<Classified> = std::sync::LazyLock::new(
     what: CONVOY_LOCK.into(),
 });
 
+/// A file-lock wait that no task of the tree ended (see
+/// [`crate::analyze::waitkind::FILE_LOCK`]).
+static FILE_LOCK_ELSEWHERE_CLASS: std::sync::LazyLock<Classified> =
+    std::sync::LazyLock::new(|| Classified {
+        kind: WaitKind::Other,
+        dependency: Dependency::Outside,
+        what: crate::analyze::waitkind::FILE_LOCK_ELSEWHERE.into(),
+    });
+
 /// Minimum handed-over waits per thread for the convoy rule.
 pub const CONVOY_MIN_WAITS: usize = 10;
 
@@ -134,6 +145,7 @@ pub fn critical_path(trace: &Trace, classes: &[Classified], parked: &BTreeSet<Ti
         parked,
         inferred: inferred_waits(trace, classes),
         whats: Default::default(),
+        outside: Default::default(),
         out: Path {
             convoy: lock_convoy_threads(trace, classes),
             ..Path::default()
@@ -336,6 +348,22 @@ impl<'a> Walker<'a> {
         if self.in_convoy(t.tid, c, o) {
             return self.charge(&CONVOY_CLASS, t.tid, s, e, w);
         }
+        // Waits that no task of the tree ended, when wakeups were recorded:
+        // the counterpart is another program, the world outside. A file
+        // lock is a lock between the program's own tasks only when one of
+        // them released it (the releaser wakes the waiter; contract: `lock`
+        // is for the program's own threads); a pipe whose writer (or
+        // reader) is another program cannot be looked through.
+        let ended_by_ours = o.waker.is_some_and(|k| self.trace.threads.contains_key(&k));
+        if !ended_by_ours {
+            if c.what == crate::analyze::waitkind::FILE_LOCK {
+                return self.charge(&FILE_LOCK_ELSEWHERE_CLASS, t.tid, s, e, w);
+            }
+            if c.dependency == Dependency::Pipe && t.timeline == Fidelity::Switches {
+                let oc = self.outside_class(c);
+                return self.charge(&oc, t.tid, s, e, w);
+            }
+        }
         let can_follow = c.dependency != Dependency::Leaf && depth < MAX_DEPTH;
         if let (true, Some(waker)) = (can_follow, o.waker) {
             let known = self.trace.threads.contains_key(&waker);
@@ -361,7 +389,7 @@ impl<'a> Walker<'a> {
                 }
                 true
             }
-            Dependency::Leaf | Dependency::Poll => false,
+            Dependency::Leaf | Dependency::Poll | Dependency::Outside => false,
         };
         if can_follow && shareable {
             let mut exclude = chain.clone();
@@ -369,6 +397,20 @@ impl<'a> Walker<'a> {
             return self.share(t.tid, s, e, w, c, &exclude);
         }
         self.charge(c, t.tid, s, e, w);
+    }
+
+    /// `c` (a pipe wait) when its other end is another program.
+    fn outside_class(&mut self, c: &Classified) -> Classified {
+        if let Some(oc) = self.outside.get(&c.what) {
+            return oc.clone();
+        }
+        let oc = Classified {
+            kind: c.kind,
+            dependency: Dependency::Outside,
+            what: format!("{}{}", c.what, crate::analyze::waitkind::OTHER_END_OUTSIDE),
+        };
+        self.outside.insert(c.what.clone(), oc.clone());
+        oc
     }
 
     /// A condvar-type futex wait of a convoy member ended by another member.

@@ -105,6 +105,8 @@ fn side_of(w: &PathWait) -> Side {
         WaitKind::CpuContention => Side::Contention,
         WaitKind::Disk | WaitKind::Network | WaitKind::Sleep | WaitKind::Terminal => Side::Io,
         WaitKind::Other if w.dependency == Dependency::Poll => Side::Io,
+        // Another program at the other end: the world outside.
+        _ if w.dependency == Dependency::Outside => Side::Io,
         WaitKind::Lock => Side::Lock,
         _ => Side::Other,
     }
@@ -573,7 +575,11 @@ fn cpu_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
 /// `async` gain on a program that already overlaps its fetches).
 fn overlappable(w: &PathWait) -> bool {
     let commit = w.kind == WaitKind::Disk && is_sync(&w.what);
-    is_io(w) && !commit && !waitkind::is_paging(w.kind, &w.what) && w.kind != WaitKind::Terminal
+    is_io(w)
+        && !commit
+        && !waitkind::is_paging(w.kind, &w.what)
+        && w.kind != WaitKind::Terminal
+        && w.dependency != Dependency::Outside
 }
 
 /// I/O waits on the path: overlap them (async / thread-pool) when there are
@@ -650,7 +656,19 @@ fn io_recs(cx: &Context<'_>, s: &Sides) -> Vec<Recommendation> {
         );
         out.push(rec("none", why, 1.0));
     } else if let Some(w) = waits.iter().max_by(|a, b| a.ns().total_cmp(&b.ns())) {
-        let why = if w.kind == WaitKind::Terminal {
+        let outside_s: f64 = waits
+            .iter()
+            .filter(|w| w.dependency == Dependency::Outside)
+            .map(|w| w.ns())
+            .sum::<f64>()
+            / 1e9;
+        let why = if w.dependency == Dependency::Outside {
+            format!(
+                "the program waits on another program ({outside_s:.2} s, {} of the wall time, in {}): it cannot go faster than that program, and nothing in reach of this one would overlap or shorten it",
+                pct(outside_s / s.wall_s.max(1e-9)),
+                w.what
+            )
+        } else if w.kind == WaitKind::Terminal {
             format!(
                 "the program waits for input on a terminal ({:.2} s in {}): nothing in reach would overlap or shorten a user's typing",
                 waits.iter().filter(|w| w.kind == WaitKind::Terminal).map(|w| w.ns()).sum::<f64>() / 1e9,

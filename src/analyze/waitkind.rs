@@ -32,6 +32,12 @@ pub enum Dependency {
     /// or wchan). Looked through when a thread of the tree woke it (the
     /// waker is then what it waited on); otherwise charged as `other`.
     Unknown,
+    /// A leaf whose counterpart is another program, outside the profiled
+    /// tree: a pipe it writes into (or reads from), a file lock it holds.
+    /// The world outside the program, like disk or network; never given by
+    /// [`classify`], only by the critical path, which sees who ended the
+    /// wait.
+    Outside,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +61,19 @@ impl Classified {
         Classified::new(kind, Dependency::Leaf, what)
     }
 }
+
+/// What a wait for a file lock (flock, fcntl) is called. The holder decides
+/// its kind on the critical path: another process of the tree (the
+/// program's own) makes it `lock`; another program, `other`
+/// ([`FILE_LOCK_ELSEWHERE`]).
+pub const FILE_LOCK: &str = "a file lock (flock/fcntl)";
+
+/// A file-lock wait that no task of the tree ended: the lock was held by
+/// another program.
+pub const FILE_LOCK_ELSEWHERE: &str = "a file lock held by another program (flock/fcntl)";
+
+/// Appended to a pipe wait's `what` when the other end is another program.
+pub const OTHER_END_OUTSIDE: &str = " whose other end is another program";
 
 /// What a wait with no evidence is called.
 pub const UNIDENTIFIED: &str = "an unidentified wait";
@@ -601,10 +620,7 @@ fn kernel_lock(f: &[String]) -> Option<Classified> {
             "posix_lock_*",
         ],
     ) {
-        return Some(Classified::leaf(
-            WaitKind::Lock,
-            "a file lock (flock/fcntl)",
-        ));
+        return Some(Classified::leaf(WaitKind::Lock, FILE_LOCK));
     }
     if has(
         f,
@@ -717,7 +733,7 @@ fn from_syscall(cause: &Cause) -> Option<Classified> {
         }
         "futex" => futex(cause.futex_op),
         "futex_waitv" => Classified::new(K::Lock, D::Signal, "futex_waitv()"),
-        "flock" => Classified::leaf(K::Lock, "a file lock (flock/fcntl)"),
+        "flock" => Classified::leaf(K::Lock, FILE_LOCK),
         "sched_yield" => Classified::leaf(K::CpuContention, call),
         "io_uring_enter" => Classified::leaf(K::Other, call),
         "pause" | "rt_sigsuspend" | "rt_sigtimedwait" => signal_wait(),

@@ -271,7 +271,12 @@ impl Outside {
     }
 
     fn stdout(&mut self) -> Stdio {
-        Stdio::from(self.child.stdout.take().expect("the outside command's stdout"))
+        Stdio::from(
+            self.child
+                .stdout
+                .take()
+                .expect("the outside command's stdout"),
+        )
     }
 
     fn stop(mut self) {

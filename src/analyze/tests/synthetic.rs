@@ -524,3 +524,105 @@ fn a_lock_convoy_is_lock_bound_whatever_the_path_split() {
 fn assert_no_finding(a: &Analysis, id: &str) {
     assert!(a.findings.iter().all(|f| f.id != id), "{:?}", a.findings);
 }
+
+fn pipe_read() -> crate::model::trace::Cause {
+    crate::model::trace::Cause {
+        fd_kind: Some(crate::model::trace::FdKind::Pipe),
+        fd: Some(0),
+        ..sys(0)
+    }
+}
+
+fn flock() -> crate::model::trace::Cause {
+    sys(73)
+}
+
+/// A consumer reading a pipe, 20 reads of 50 ms: when no task of the tree
+/// ended the waits (recorded wakeups, no waker of ours) the writer is
+/// another program: `ipc`, named so, io-bound, and nothing to overlap (one
+/// stream); when the program's own producer ended them, they are looked
+/// through to it.
+#[test]
+fn pipe_waits_ended_by_another_program_are_the_world_outside() {
+    let mut b = B::new(100, 1002.0)
+        .process(100, 1, "/usr/bin/python3.11")
+        .thread(100, 100, 0.0, 1002.0);
+    for i in 0..20 {
+        let s = 1.0 + 50.0 * i as f64;
+        b = b.off(100, s, s + 49.9, s + 49.9, pipe_read(), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_path_sums(&a, 1.002);
+    assert_eq!(a.waits[0].kind, "ipc", "{:?}", a.waits);
+    assert!(
+        a.waits[0].detail[0]
+            .what
+            .ends_with(crate::analyze::waitkind::OTHER_END_OUTSIDE),
+        "{:?}",
+        a.waits[0].detail
+    );
+    assert_eq!(a.verdict.class, "io-bound", "{:?}", a.verdict);
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+    assert!(
+        a.recommendations[0].why.contains("another program"),
+        "{:?}",
+        a.recommendations[0]
+    );
+
+    // The same reads, ended by the program's own producer, which sleeps
+    // between lines: looked through to its sleeps.
+    let mut b = B::new(100, 1002.0)
+        .process(100, 1, "/usr/bin/sh")
+        .thread(100, 100, 0.0, 1002.0)
+        .process(101, 100, "/usr/bin/producer")
+        .thread(101, 101, 0.5, 1001.5);
+    for i in 0..20 {
+        let s = 1.0 + 50.0 * i as f64;
+        b = b
+            .off(100, s, s + 49.9, s + 49.9, pipe_read(), Some(101))
+            .off(101, s, s + 49.8, s + 49.8, sleep(), None);
+    }
+    let a = analyze(&b.done(), 2);
+    assert_eq!(a.waits[0].kind, "sleep", "{:?}", a.waits);
+    assert_eq!(wait_s(&a, "ipc"), 0.0, "{:?}", a.waits);
+}
+
+/// A file lock: held by another program (nobody of the tree released it),
+/// `other`, io-bound, `none`; held by a process of the program itself (it
+/// woke the waiter), `lock`.
+#[test]
+fn a_file_lock_is_a_lock_only_between_the_programs_own_tasks() {
+    let elsewhere = B::new(100, 1502.0)
+        .process(100, 1, "/usr/bin/job")
+        .thread(100, 100, 0.0, 1502.0)
+        .off(100, 1.0, 1500.0, 1500.0, flock(), None)
+        .done();
+    let a = analyze(&elsewhere, 2);
+    assert_path_sums(&a, 1.502);
+    assert_eq!(a.waits[0].kind, "other", "{:?}", a.waits);
+    assert_eq!(
+        a.waits[0].detail[0].what,
+        crate::analyze::waitkind::FILE_LOCK_ELSEWHERE
+    );
+    assert_eq!(a.verdict.class, "io-bound", "{:?}", a.verdict);
+    assert_eq!(
+        a.recommendations[0].strategy, "none",
+        "{:?}",
+        a.recommendations
+    );
+    assert_no_finding(&a, "lock-contention");
+
+    let inside = B::new(100, 1502.0)
+        .process(100, 1, "/usr/bin/job")
+        .thread(100, 100, 0.0, 1502.0)
+        .process(101, 100, "/usr/bin/job")
+        .thread(101, 101, 0.5, 1501.0)
+        .off(100, 1.0, 1500.0, 1500.0, flock(), Some(101))
+        .done();
+    let a = analyze(&inside, 2);
+    assert_eq!(a.waits[0].kind, "lock", "{:?}", a.waits);
+}
