@@ -188,6 +188,13 @@ fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
             return p.clone();
         }
     }
+    let p = std::sync::Arc::new(profile_once(name));
+    map.insert(name.to_string(), p.clone());
+    p
+}
+
+/// Profile a workload now.
+fn profile_once(name: &str) -> Profiled {
     build(name);
     let av = argv(name, false).unwrap_or_else(|| panic!("{name}: no run file"));
     let av: Vec<&str> = av.iter().map(String::as_str).collect();
@@ -221,9 +228,7 @@ fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
     let wall = f(&profile["wall_s"]).max(1e-3);
     let tree = (f(&profile["time"]["user_s"]) + f(&profile["time"]["system_s"])) / wall;
     let others = (others - tree).max(0.0);
-    let p = std::sync::Arc::new(Profiled { profile, others });
-    map.insert(name.to_string(), p.clone());
-    p
+    Profiled { profile, others }
 }
 
 /// A workload's `outside` command (docs/corpus.md): started with `sh -c`
@@ -430,72 +435,128 @@ fn timed(name: &str, fixed: bool) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
+/// Rounds of the speedup test.
+const ROUNDS: usize = 3;
+
+/// One profile's estimate for its first recommendation: `estimated_speedup`,
+/// or its `estimated_range` when wallprof gives one (it then says the
+/// estimate depends on something the run could not measure, such as the
+/// device's transfer rate for direct writes).
+#[derive(Clone, Debug)]
+struct Estimate {
+    strategy: String,
+    lo: f64,
+    hi: f64,
+    range: bool,
+}
+
+fn estimate(p: &Value) -> Estimate {
+    let rec = &p["recommendations"][0];
+    let est = f(&rec["estimated_speedup"]);
+    let range = rec["estimated_range"]
+        .as_array()
+        .filter(|a| a.len() == 2)
+        .map(|a| (f(&a[0]), f(&a[1])));
+    let (lo, hi) = range.unwrap_or((est, est));
+    Estimate {
+        strategy: rec["strategy"].as_str().unwrap_or("").to_string(),
+        lo,
+        hi,
+        range: range.is_some(),
+    }
+}
+
+impl Estimate {
+    /// The median of each end; the strategy of the median round.
+    fn median(es: &[Estimate]) -> Estimate {
+        let lo = median(es.iter().map(|e| e.lo).collect());
+        let hi = median(es.iter().map(|e| e.hi).collect());
+        let mid = es
+            .iter()
+            .min_by(|a, b| (a.hi - hi).abs().total_cmp(&(b.hi - hi).abs()))
+            .expect("at least one round");
+        Estimate {
+            strategy: mid.strategy.clone(),
+            lo,
+            hi,
+            range: es.iter().any(|e| e.range),
+        }
+    }
+
+    /// The relative error against a measured ratio: 0 inside the range,
+    /// else measured against the nearer end.
+    fn rel(&self, measured: f64) -> f64 {
+        if measured < self.lo {
+            self.lo / measured - 1.0
+        } else if measured > self.hi {
+            self.hi / measured - 1.0
+        } else {
+            0.0
+        }
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-/// Issue 5, item 8: each workload with a fixed variant is profiled once and
-/// timed bare (original and fixed alternately, 3 each, median); the measured
-/// speedup must be within ±35% of wallprof's `estimated_speedup` for its
-/// first recommendation (of its `estimated_range`, when wallprof gives one). Pairs above 20x are reported, not checked
-/// (docs/corpus.md). About 3 minutes.
+/// Issue 5, item 8: each workload with a fixed variant is profiled and timed
+/// bare in three interleaved rounds (profile, original, fixed); the median
+/// measured speedup must be within ±35% of the median of wallprof's
+/// `estimated_speedup` for its first recommendation (of its
+/// `estimated_range`, when wallprof gives one). Pairs above 20x are
+/// reported, not checked (docs/corpus.md). About 5 minutes.
 #[test]
 fn fixed_variants_match_estimates() {
     let mut rows = Vec::new();
     let (mut checked, mut passed) = (0, 0);
     for (name, _) in labels().iter().filter(|(_, l)| l["fixed"].is_object()) {
-        let prof = profile_of(name, false);
-        let rec = &prof.profile["recommendations"][0];
-        let est = f(&rec["estimated_speedup"]);
-        // A range (`estimated_range`) is wallprof saying the estimate
-        // depends on something the run could not measure (the device's
-        // transfer rate for direct writes): the measured speedup must then
-        // lie within the range, with the same tolerance at either end.
-        let range = rec["estimated_range"]
-            .as_array()
-            .filter(|a| a.len() == 2)
-            .map(|a| (f(&a[0]), f(&a[1])));
-        let (lo, hi) = range.unwrap_or((est, est));
-        // The estimate's relative error against a measured ratio: 0 inside
-        // the range, else measured against the nearer end.
-        let rel_of = |measured: f64| {
-            if measured < lo {
-                lo / measured - 1.0
-            } else if measured > hi {
-                hi / measured - 1.0
-            } else {
-                0.0
-            }
-        };
-        let est_text = match range {
-            Some(_) => format!("{lo:.2}-{hi:.2}x"),
-            None => format!("{est:.2}x"),
-        };
         build(name);
-        let mut note = String::new();
-        // The six runs of a pair hold the profiling lock together, so the
-        // label test's profiles (which share the lock) cannot run between
-        // them.
+        // Three rounds of: profile, original bare, fixed bare, all under the
+        // profiling lock; the median estimate against the median measured
+        // ratio. A disk workload's speed drifts from minute to minute
+        // (py_sqlite_commit bare: 1.53-1.89 s within two minutes), so one
+        // profile against bare timings taken later measured the drift,
+        // not the estimate (docs/corpus.md, "The corpus tests").
         let measured_pair = || {
             let _guard = serial();
             wait_quiet();
-            let ((ma, mb), others) = measuring_others(|| {
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                for _ in 0..3 {
+            let t0 = Instant::now();
+            let ((ma, mb, ests, tree_cpu), others) = measuring_others(|| {
+                let (mut a, mut b, mut e) = (Vec::new(), Vec::new(), Vec::new());
+                let mut tree_cpu = 0.0;
+                for _ in 0..ROUNDS {
+                    let p = profile_once(name).profile;
+                    tree_cpu += f(&p["time"]["user_s"]) + f(&p["time"]["system_s"]);
+                    e.push(estimate(&p));
                     a.push(timed(name, false));
                     b.push(timed(name, true));
                 }
-                (median(a), median(b))
+                (median(a), median(b), e, tree_cpu)
             });
-            (ma, mb, others)
+            // The profiled trees' CPU is not in this process's children
+            // counters (see profile_once): not "other processes".
+            let others = (others - tree_cpu / t0.elapsed().as_secs_f64().max(1e-3)).max(0.0);
+            (ma, mb, ests, others)
         };
-        let (mut ma, mut mb, others) = measured_pair();
-        let off = |ma: f64, mb: f64| rel_of(ma / mb.max(1e-9)).abs() > SPEEDUP_TOLERANCE;
-        if off(ma, mb) && others > BUSY_RETRY_CPU {
+        let (mut ma, mut mb, mut ests, others) = measured_pair();
+        let mut note = String::new();
+        let off = |ma: f64, mb: f64, ests: &[Estimate]| {
+            let e = Estimate::median(ests);
+            e.rel(ma / mb.max(1e-9)).abs() > SPEEDUP_TOLERANCE
+        };
+        if off(ma, mb, &ests) && others > BUSY_RETRY_CPU {
             note = format!(" [retried: {others:.2} CPU used by other processes]");
-            (ma, mb, _) = measured_pair();
+            (ma, mb, ests, _) = measured_pair();
         }
+        let e = Estimate::median(&ests);
+        let rel_of = |measured: f64| e.rel(measured);
+        let est_text = match e.range {
+            true => format!("{:.2}-{:.2}x", e.lo, e.hi),
+            false => format!("{:.2}x", e.hi),
+        };
+        let strategy = e.strategy.clone();
         let measured = ma / mb.max(1e-9);
         let rel = rel_of(measured);
         let verdict = if measured > SPEEDUP_CHECK_MAX {
@@ -515,12 +576,13 @@ fn fixed_variants_match_estimates() {
                 )
             }
         };
+        let each: Vec<String> = ests.iter().map(|e| format!("{:.1}", e.hi)).collect();
         rows.push(format!(
-            "{name:26} {:17} est {est_text:>12}  bare {ma:6.3}s -> {mb:6.3}s = {measured:>6.2}x  {verdict}{note}",
-            rec["strategy"].as_str().unwrap_or("")
+            "{name:26} {strategy:17} est {est_text:>12} ({})  bare {ma:6.3}s -> {mb:6.3}s = {measured:>6.2}x  {verdict}{note}",
+            each.join(" ")
         ));
     }
-    println!("workload                   first rec              estimate   bare original -> fixed (median of 3)");
+    println!("workload                   first rec         estimate (median; each round)   bare original -> fixed (median of 3)");
     for r in &rows {
         println!("{r}");
     }

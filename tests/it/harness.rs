@@ -26,10 +26,34 @@ pub fn scratch() -> PathBuf {
 }
 
 /// Held while a workload is profiled or timed, and while workloads are
-/// compiled; poisoning by a failed test is ignored. Not reentrant.
-pub fn serial() -> MutexGuard<'static, ()> {
+/// compiled; poisoning by a failed test is ignored. Reentrant within a
+/// thread: a test holding it across several runs (a profile and the bare
+/// timings of the same pair) can call helpers that take it again.
+pub fn serial() -> Serial {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    let depth = HELD.with(|h| {
+        let d = h.get();
+        h.set(d + 1);
+        d
+    });
+    Serial {
+        _guard: (depth == 0).then(|| LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
+    }
+}
+
+thread_local! {
+    static HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The profiling lock, held (see [`serial`]).
+pub struct Serial {
+    _guard: Option<MutexGuard<'static, ()>>,
+}
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        HELD.with(|h| h.set(h.get() - 1));
+    }
 }
 
 /// What one `wallprof run` left behind.
