@@ -741,7 +741,7 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let n = syncs.len() as f64;
     let per_commit: Vec<&PathWait> = syncs.iter().chain(&writes).copied().collect();
     let routines = commits::commit_routines(cx.trace, &per_commit);
-    let cpu = commits::commit_cpu(cx.trace, cx.path, &committers, &routines, &per_commit);
+    let cpu = commits::commit_cpu(cx.trace, cx.path, &committers, &routines);
     let sys_s = (commit_cpu_s(cx, &syncs) - cpu.data_kernel_s).max(0.0);
     let user_s = cpu.routine_user_s + cpu.library_user_s;
     let runq_s = cx
@@ -755,7 +755,7 @@ fn batch_rec(cx: &Context<'_>, waits: &[&PathWait]) -> Option<Recommendation> {
     let rest = (wall - runq_s - sync_s - sys_s - user_s - writes_s).max(0.0) + sync_s / n;
     let speedup = ((wall - runq_s).max(0.0) / rest.max(1e-3)).clamp(1.0, BATCH_MAX_SPEEDUP);
     let user_where = match &cpu.library {
-        Some(lib) => format!("in the commit routine and the calls into {lib} that write or lock"),
+        Some(lib) => format!("in the commit routine and the calls into {lib}"),
         None => "in the commit routine".to_string(),
     };
     let runq_note = if runq_s >= 0.0005 {

@@ -67,15 +67,16 @@ fn build_dir(name: &str) -> PathBuf {
 /// Compile a workload (C and Java) once per test binary run.
 fn build(name: &str) {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // Compilers beside a profiled run would show in it as CPU contention:
+    // builds hold the profiling lock. It is taken first, as everywhere: the
+    // speedup test calls this while holding it.
+    let _quiet = serial();
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if built.iter().any(|n| n == name) {
         return;
     }
     let file = repo().join("workloads/corpus").join(name).join("build");
     if let Ok(text) = std::fs::read_to_string(&file) {
-        // Compilers beside a profiled run would show in it as CPU
-        // contention: builds hold the profiling lock.
-        let _quiet = serial();
         let dir = build_dir(name);
         std::fs::create_dir_all(&dir).expect("build dir");
         for line in text
@@ -181,6 +182,7 @@ struct Profiled {
 /// speedup test share the profiles).
 fn profile_of(name: &str, fresh: bool) -> std::sync::Arc<Profiled> {
     static CACHE: Mutex<Option<HashMap<String, std::sync::Arc<Profiled>>>> = Mutex::new(None);
+    let _serial = serial();
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     let map = cache.get_or_insert_with(HashMap::new);
     if !fresh {

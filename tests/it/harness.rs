@@ -28,7 +28,8 @@ pub fn scratch() -> PathBuf {
 /// Held while a workload is profiled or timed, and while workloads are
 /// compiled; poisoning by a failed test is ignored. Reentrant within a
 /// thread: a test holding it across several runs (a profile and the bare
-/// timings of the same pair) can call helpers that take it again.
+/// timings of the same pair) can call helpers that take it again. Any
+/// other lock of the tests is taken after this one, never before.
 pub fn serial() -> Serial {
     static LOCK: Mutex<()> = Mutex::new(());
     let depth = HELD.with(|h| {
@@ -255,6 +256,8 @@ pub fn check_contract(profile: &Value, dir: &Path) {
 /// per source change, and return the binary's path.
 pub fn c_workload(name: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
+    // The profiling lock first (see `serial`), then this one: one order.
+    let _quiet = serial();
     let _guard = BUILD.lock().unwrap_or_else(|p| p.into_inner());
     let src_dir = repo().join("workloads/c");
     let src = src_dir.join(format!("{name}.c"));
@@ -270,9 +273,8 @@ pub fn c_workload(name: &str) -> PathBuf {
         return bin;
     }
     let tmp = bin_dir.join(format!(".{name}.tmp"));
-    // Compiling holds the profiling lock: a build beside a profiled run
-    // would show in it as CPU contention.
-    let _quiet = serial();
+    // Compiling holds the profiling lock (taken above): a build beside a
+    // profiled run would show in it as CPU contention.
     let out = Command::new("gcc")
         .args(["-O2", "-pthread", "-Wall", "-o"])
         .arg(&tmp)
