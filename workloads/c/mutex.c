@@ -1,4 +1,4 @@
-// mutex [SECONDS]: two threads take turns on one pthread mutex, each computing ~2 ms while holding it; prints the time spent waiting in pthread_mutex_lock. Expected: lock-bound.
+// mutex [SECONDS]: two threads take turns on one pthread mutex, each computing ~2 ms while holding it; prints the time spent waiting in pthread_mutex_lock. Expected: a `lock` wait of about half the wall time (the workload's own lock_wait_s / 2 threads), a lock-contention finding and reduce-contention first; the class is `mixed` (about 45% lock, 55% CPU on the path: the contract's lock-bound needs mostly lock).
 #include <pthread.h>
 #include <stdio.h>
 #include "common.h"
