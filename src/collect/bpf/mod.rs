@@ -145,7 +145,7 @@ pub mod flags {
 }
 
 /// One context switch that involves the target's tree, as `sched.bpf.c`
-/// writes it (`struct event`, 104 bytes, native endian).
+/// writes it (`struct event`, 120 bytes, native endian).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SchedEvent {
     pub time: Ns,
@@ -171,10 +171,15 @@ pub struct SchedEvent {
     pub wake: Ns,
     pub waker_tid: Tid,
     pub waker_pid: Pid,
+    /// The CPU time each side has run in all (`se.sum_exec_runtime`, ns),
+    /// 0 for a side not of the tree: what a switch the kernel never
+    /// reported hides is recovered from it.
+    pub prev_runtime: u64,
+    pub next_runtime: u64,
 }
 
 impl SchedEvent {
-    pub const SIZE: usize = 104;
+    pub const SIZE: usize = 120;
 
     /// Parse a record; `None` when it is not [`Self::SIZE`] bytes.
     pub fn parse(b: &[u8]) -> Option<SchedEvent> {
@@ -202,6 +207,8 @@ impl SchedEvent {
             wake: u64_at(88),
             waker_tid: i32_at(96),
             waker_pid: i32_at(100),
+            prev_runtime: u64_at(104),
+            next_runtime: u64_at(112),
         })
     }
 
@@ -227,6 +234,8 @@ impl SchedEvent {
         put(88, &self.wake.to_ne_bytes());
         put(96, &self.waker_tid.to_ne_bytes());
         put(100, &self.waker_pid.to_ne_bytes());
+        put(104, &self.prev_runtime.to_ne_bytes());
+        put(112, &self.next_runtime.to_ne_bytes());
         b
     }
 
@@ -512,9 +521,11 @@ mod tests {
             wake: 123_000_000,
             waker_tid: 12,
             waker_pid: 12,
+            prev_runtime: 5_000_000,
+            next_runtime: 7_000_000,
         };
         assert_eq!(SchedEvent::parse(&ev.to_bytes()), Some(ev));
-        assert_eq!(SchedEvent::parse(&ev.to_bytes()[..103]), None);
+        assert_eq!(SchedEvent::parse(&ev.to_bytes()[..119]), None);
         assert_eq!(
             BpfRecord::parse(&ev.to_bytes()),
             Some(BpfRecord::Switch(ev))

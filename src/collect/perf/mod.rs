@@ -717,6 +717,7 @@ pub fn open(
     // Wakes the drain thread out of poll() at once when the run ends.
     // SAFETY: eventfd has no memory preconditions.
     let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    let sample_freq = cfg.freq;
     let thread = std::thread::Builder::new()
         .name("wallprof-drain".into())
         .spawn(move || {
@@ -731,6 +732,9 @@ pub fn open(
                 proc,
             );
             rec.cpu_wide = scope == Scope::Cpu;
+            rec.sample_period =
+                (rec.cpu_wide && sample_freq > 0).then(|| 1_000_000_000 / sample_freq);
+            rec.bpf_switches = bpf.is_some();
             rec.warmer = target.warmer;
             drain(cpu_events, bpf, layout, rec, &stop2, &end2, wake_fd)
         })

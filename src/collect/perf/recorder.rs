@@ -294,6 +294,9 @@ struct Live {
     on_total: u64,
     pending: Option<Pending>,
     exited: bool,
+    /// The CPU time the thread had run in all at its last switch, from the
+    /// BPF collector (`se.sum_exec_runtime`); 0 at its fork.
+    runtime: Option<u64>,
 }
 
 /// What the recorder reads from the live system while the run goes on
@@ -418,6 +421,14 @@ pub struct Recorder {
     /// Where to send each newly mapped executable file, to be read ahead
     /// for symbolization.
     pub warmer: Option<crate::stacks::service::Warmer>,
+    /// The cpu-clock sampling period when every task on a CPU is sampled
+    /// (CPU-wide events): a sample of a thread the switches say is off-CPU
+    /// shows a switch-in the kernel never reported.
+    pub sample_period: Option<Ns>,
+    /// Switches come from the BPF collector, whose records carry each
+    /// side's total CPU time: a lost switch is recovered exactly from it,
+    /// not estimated from samples.
+    pub bpf_switches: bool,
 }
 
 impl Recorder {
@@ -474,6 +485,8 @@ impl Recorder {
             own_pid: std::process::id() as Pid,
             kernel_threads: HashMap::default(),
             warmer: None,
+            sample_period: None,
+            bpf_switches: false,
         }
     }
 
@@ -677,6 +690,7 @@ impl Recorder {
         }
         self.thread(s.pid, s.tid, s.time);
         self.trace.counts.on_cpu_samples += 1;
+        self.running_while_off(s.pid, s.tid, s.time);
         // Kernel frames from the callchain, then user frames unwound from the
         // copied stack (the callchain's user part is not recorded).
         self.scratch.clear();
@@ -1219,6 +1233,7 @@ impl Recorder {
     fn on_sched(&mut self, ev: &SchedEvent) {
         use crate::collect::bpf::flags;
         if ev.has(flags::OUT) && ev.prev_tid > 0 && self.ours(ev.prev_pid) {
+            self.lost_switch_in(ev.prev_pid, ev.prev_tid, ev.time, ev.prev_runtime);
             let state = switch_state(ev.report_state());
             let regs = SwitchRegs {
                 dx: ev.dx,
@@ -1229,6 +1244,11 @@ impl Recorder {
                 nr: (ev.nr >= 0).then_some(ev.nr),
             };
             self.switch_out(ev.prev_pid, ev.prev_tid, ev.time, state, Some(regs), None);
+            if let Some(live) = self.live.get_mut(&ev.prev_tid) {
+                if ev.prev_runtime > 0 {
+                    live.runtime = Some(ev.prev_runtime);
+                }
+            }
         }
         if !ev.has(flags::IN) || ev.next_tid <= 0 {
             return;
@@ -1247,7 +1267,79 @@ impl Recorder {
                 ev.has(flags::WAKE_IRQ),
             );
         }
+        self.lost_switch_out(pid, ev.next_tid, ev.time, ev.next_runtime);
         self.switch_in_cpu_wide(pid, ev.next_tid, ev.time, ev.prev_pid);
+        if let Some(live) = self.live.get_mut(&ev.next_tid) {
+            if ev.next_runtime > 0 {
+                live.runtime = Some(ev.next_runtime);
+            }
+        }
+    }
+
+    /// BPF: a switch-out of a thread already off-CPU. The kernel switched
+    /// it in without reporting it; since then it ran `runtime` minus its
+    /// total at the last switch, up to now: the switch-in is put back there.
+    fn lost_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns, runtime: u64) {
+        let Some(live) = self.live.get(&tid) else {
+            return;
+        };
+        let (Some(p), None, Some(before)) = (&live.pending, live.on_since, live.runtime) else {
+            return;
+        };
+        if runtime == 0 || runtime < before {
+            return;
+        }
+        let at = t.saturating_sub(runtime - before).max(p.start);
+        self.trace.counts.repaired += 1;
+        self.on_switch_in(pid, tid, at);
+    }
+
+    /// BPF: a switch-in of a thread already on a CPU. Its switch-out was not
+    /// reported; it ran `runtime` minus its total at its last switch-in, so
+    /// it left the CPU that long after it, for a wait of unknown cause.
+    fn lost_switch_out(&mut self, pid: Pid, tid: Tid, t: Ns, runtime: u64) {
+        let Some(live) = self.live.get(&tid) else {
+            return;
+        };
+        let (None, Some(since), Some(before)) = (&live.pending, live.on_since, live.runtime) else {
+            return;
+        };
+        if runtime == 0 || runtime < before || t <= since {
+            return;
+        }
+        let at = since + (runtime - before).min(t - since);
+        if at >= t {
+            return;
+        }
+        self.trace.counts.repaired += 1;
+        self.switch_out(pid, tid, at, SwitchState::Unknown, None, None);
+    }
+
+    /// A cpu-clock sample of a thread whose switches say it is off-CPU:
+    /// the kernel switched it back in without reporting it (seen in a
+    /// Firecracker VM: neither perf nor BPF saw the sched_switch). With
+    /// CPU-wide sampling the first sample comes within a period of the
+    /// switch-in: the interval closes half a period before it. With BPF
+    /// switches the next switch-out says exactly how long it ran
+    /// ([`Self::on_sched`]).
+    fn running_while_off(&mut self, pid: Pid, tid: Tid, t: Ns) {
+        let Some(period) = self.sample_period else {
+            return;
+        };
+        if self.bpf_switches {
+            return;
+        }
+        let Some(live) = self.live.get(&tid) else {
+            return;
+        };
+        let Some(start) = live.pending.as_ref().map(|p| p.start) else {
+            return;
+        };
+        if live.on_since.is_some() || t < start + SAME_SWITCH_NS {
+            return;
+        }
+        self.trace.counts.repaired += 1;
+        self.on_switch_in(pid, tid, t.saturating_sub(period / 2).max(start));
     }
 
     fn on_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns) {
@@ -1416,6 +1508,7 @@ impl Recorder {
         let cause = self.new_task_cause;
         let live = self.thread(pid, tid, t);
         live.on_since = None;
+        live.runtime = Some(0);
         live.pending = Some(Pending {
             start: t,
             state: SwitchState::Preempted,
@@ -1871,6 +1964,176 @@ mod tests {
             vec!["__schedule", "schedule", "do_nanosleep"],
             "cut at __schedule"
         );
+    }
+
+    /// Switches the kernel never reported (seen in a Firecracker VM: a
+    /// thread of the VM's agent preempts one of ours and the switch back is
+    /// in neither perf's sched_switch nor BPF's). BPF records carry each
+    /// side's total CPU time: a second switch-out with no switch-in between
+    /// puts the switch-in back where the thread's run began, and a second
+    /// switch-in puts the switch-out back where its run ended. Without them
+    /// (perf tracepoints, CPU-wide), the thread's first cpu-clock sample
+    /// while it seemed off-CPU closes the wait half a period before it.
+    #[test]
+    fn unreported_switches_are_recovered() {
+        use crate::collect::bpf::flags;
+        const ROOT: Pid = 100;
+        const CHILD: Pid = 101;
+        const AGENT: Pid = 63;
+        let start = |rec: &mut Recorder| {
+            rec.record(&Rec::Comm {
+                pid: ROOT,
+                tid: ROOT,
+                comm: "t",
+                exec: true,
+                time: 100,
+            });
+            rec.record(&Rec::Fork {
+                pid: CHILD,
+                ppid: ROOT,
+                tid: CHILD,
+                ptid: ROOT,
+                time: 1_000,
+            });
+        };
+        let bpf = |time: Ns, out: Option<u64>, into: Option<u64>| {
+            let mut ev = SchedEvent {
+                time,
+                prev_tid: AGENT,
+                prev_pid: 1,
+                next_tid: AGENT,
+                next_pid: 1,
+                ..SchedEvent::default()
+            };
+            if let Some(rt) = out {
+                ev.flags |= flags::OUT;
+                (ev.prev_tid, ev.prev_pid, ev.prev_runtime) = (CHILD, CHILD, rt);
+            }
+            if let Some(rt) = into {
+                ev.flags |= flags::IN;
+                (ev.next_tid, ev.next_pid, ev.next_runtime) = (CHILD, CHILD, rt);
+            }
+            Rec::Bpf(BpfRecord::Switch(ev))
+        };
+        let exit = Rec::Exit {
+            pid: CHILD,
+            ppid: ROOT,
+            tid: CHILD,
+            ptid: ROOT,
+            time: 100_000,
+        };
+        let new_bpf = || {
+            let mut rec = Recorder::new(
+                ROOT,
+                vec!["t".into()],
+                0,
+                None,
+                Vec::new(),
+                Box::new(NoProc),
+            );
+            rec.cpu_wide = true;
+            rec.bpf_switches = true;
+            rec.sample_period = Some(2_000);
+            rec
+        };
+
+        // BPF, a lost switch-in: preempted at 20k after 19k of CPU, out
+        // again at 60k with 29k more: back in at 31k.
+        let mut rec = new_bpf();
+        start(&mut rec);
+        for r in [
+            bpf(1_000, None, Some(0)),
+            bpf(20_000, Some(19_000), None),
+            sample(EventKind::CpuClock, CHILD, CHILD, 40_000, None),
+            bpf(60_000, Some(48_000), None),
+            bpf(70_000, None, Some(48_000)),
+            exit,
+        ] {
+            rec.record(&r);
+        }
+        let t = rec.finish(200_000);
+        let th = &t.threads[&CHILD];
+        let iv: Vec<_> = th
+            .offcpu
+            .iter()
+            .filter(|o| o.end > o.start) // the new task's zero wait
+            .map(|o| (o.start, o.end))
+            .collect();
+        assert_eq!(iv, vec![(20_000, 31_000), (60_000, 70_000)]);
+        assert_eq!(th.on_cpu_ns, Some(19_000 + 29_000 + 30_000));
+        assert_eq!(t.counts.repaired, 1);
+
+        // BPF, a lost switch-out: in at 1k, in again at 50k having run 9k:
+        // out at 10k, for a wait of unknown cause.
+        let mut rec = new_bpf();
+        start(&mut rec);
+        for r in [
+            bpf(1_000, None, Some(0)),
+            bpf(50_000, None, Some(9_000)),
+            exit,
+        ] {
+            rec.record(&r);
+        }
+        let t = rec.finish(200_000);
+        let th = &t.threads[&CHILD];
+        let iv: Vec<_> = th
+            .offcpu
+            .iter()
+            .filter(|o| o.end > o.start) // the new task's zero wait
+            .map(|o| (o.start, o.end))
+            .collect();
+        assert_eq!(iv, vec![(10_000, 50_000)]);
+        assert_eq!(
+            t.causes.get(th.offcpu.last().unwrap().cause).state,
+            SwitchState::Unknown
+        );
+        assert_eq!(th.on_cpu_ns, Some(9_000 + 50_000));
+
+        // perf tracepoints, CPU-wide: the first sample at 40 ms closes the
+        // wait at 39 ms (half a 2 ms period before); the next switch-out is
+        // an ordinary one. A sample of a thread on a CPU changes nothing.
+        const MS: Ns = 1_000_000;
+        let mut rec = Recorder::new(
+            ROOT,
+            vec!["t".into()],
+            0,
+            Some(FIELDS),
+            Vec::new(),
+            Box::new(NoProc),
+        );
+        rec.cpu_wide = true;
+        rec.sample_period = Some(2 * MS);
+        start(&mut rec);
+        let (into, out) = (switch_to(ROOT, CHILD), raw(CHILD, 0, AGENT));
+        for r in [
+            sample(EventKind::SchedSwitch, ROOT, ROOT, MS, Some(&into)),
+            sample(EventKind::CpuClock, CHILD, CHILD, 10 * MS, None),
+            sample(EventKind::SchedSwitch, CHILD, CHILD, 20 * MS, Some(&out)),
+            sample(EventKind::CpuClock, CHILD, CHILD, 40 * MS, None),
+            sample(EventKind::CpuClock, CHILD, CHILD, 42 * MS, None),
+            sample(EventKind::SchedSwitch, CHILD, CHILD, 60 * MS, Some(&out)),
+            Rec::Exit {
+                pid: CHILD,
+                ppid: ROOT,
+                tid: CHILD,
+                ptid: ROOT,
+                time: 100 * MS,
+            },
+        ] {
+            rec.record(&r);
+        }
+        let t = rec.finish(200 * MS);
+        let th = &t.threads[&CHILD];
+        let iv: Vec<_> = th
+            .offcpu
+            .iter()
+            .filter(|o| o.end > o.start) // the new task's zero wait
+            .map(|o| (o.start, o.end))
+            .collect();
+        // iv[0]: the new task's wait for its first switch-in.
+        assert_eq!(iv[1], (20 * MS, 39 * MS));
+        assert_eq!(iv[2].0, 60 * MS);
+        assert_eq!(t.counts.repaired, 1);
     }
 
     #[test]
