@@ -6,18 +6,6 @@
 
 use crate::harness::*;
 
-fn collector<'a>(p: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    p["collectors"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == name)
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Whether the BPF collector ran, or `None` (with the reason printed) when
 /// this wallprof was built without it: a build without clang. `.ci/run`
 /// installs clang, so CI always takes the checked path.

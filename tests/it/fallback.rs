@@ -39,8 +39,7 @@ fn no_perf_still_profiles_from_proc() {
 /// child's sleep.
 #[test]
 fn unprivileged_user_degrades_and_keeps_the_verdict() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0
+    if !is_root()
         || std::process::Command::new("setpriv")
             .arg("--version")
             .output()

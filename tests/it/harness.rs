@@ -212,6 +212,20 @@ pub fn read_profile(dir: &Path) -> Value {
     }
 }
 
+/// The entry of `collectors` named `name`.
+pub fn collector<'a>(p: &'a Value, name: &str) -> Option<&'a Value> {
+    p["collectors"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+}
+
+/// Whether the tests run as root (CPU-wide events and BPF need it here).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// The JSON Schema of the contract, parsed once.
 pub fn schema() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();

@@ -6,18 +6,6 @@
 
 use crate::harness::*;
 
-fn collector<'a>(p: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    p["collectors"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == name)
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A CPU-bound process outside the tree runs the whole time; the profile of
 /// a shell running sleeps must not contain it, nor its CPU time or samples,
 /// and the shell's own waits must not turn into CPU time.

@@ -451,69 +451,64 @@ fn open_scope(
     };
     let mut others: Vec<Vec<Opened1>> = (0..cpus.len()).map(|_| Vec::new()).collect();
     let mut fields = None;
+    // What the scheduler collectors give: BPF's, or the tracepoints'.
+    const SCHED: [&str; 3] = ["sched-switch", "sched-wakeup", "offcpu-stacks"];
     if bpf {
-        for name in ["sched-switch", "sched-wakeup", "offcpu-stacks"] {
+        for name in SCHED {
             statuses.push(status(name, CollectorState::Ok));
         }
-        return Ok(Opened {
-            leaders,
-            others,
-            statuses,
-            kernel,
-            fields,
-            bpf,
+    } else {
+        // Tracepoints: the rate-limited kernel-stack event, switch-outs and
+        // wakeups.
+        let detail = match tp {
+            None => Err(String::new()),
+            Some(tp) => open_on_cpus(
+                &mut others,
+                &leaders,
+                cpus,
+                &[(EventKind::SwitchDetail, tp.switch_id, DETAIL_SAMPLE)],
+                |cpu, _, id, _| open_switch_detail(pid, cpu, id),
+            ),
+        };
+        let opened = detail.and_then(|()| match tp {
+            None => Err(String::new()),
+            Some(tp) => open_on_cpus(
+                &mut others,
+                &leaders,
+                cpus,
+                &[
+                    (EventKind::SchedSwitch, tp.switch_id, SWITCH_SAMPLE),
+                    (EventKind::SchedWaking, tp.waking_id, WAKING_SAMPLE),
+                ],
+                |cpu, kind, id, st| {
+                    open_tracepoint(pid, cpu, scope, id, st, kind == EventKind::SchedSwitch)
+                },
+            )
+            .map(|()| tp.fields),
         });
-    }
-    // Tracepoints: the rate-limited kernel-stack event, switch-outs and
-    // wakeups.
-    let detail = match tp {
-        None => Err(String::new()),
-        Some(tp) => open_on_cpus(
-            &mut others,
-            &leaders,
-            cpus,
-            &[(EventKind::SwitchDetail, tp.switch_id, DETAIL_SAMPLE)],
-            |cpu, _, id, _| open_switch_detail(pid, cpu, id),
-        ),
-    };
-    let opened = detail.and_then(|()| match tp {
-        None => Err(String::new()),
-        Some(tp) => open_on_cpus(
-            &mut others,
-            &leaders,
-            cpus,
-            &[
-                (EventKind::SchedSwitch, tp.switch_id, SWITCH_SAMPLE),
-                (EventKind::SchedWaking, tp.waking_id, WAKING_SAMPLE),
-            ],
-            |cpu, kind, id, st| {
-                open_tracepoint(pid, cpu, scope, id, st, kind == EventKind::SchedSwitch)
-            },
-        )
-        .map(|()| tp.fields),
-    });
-    match opened {
-        Ok(f) => {
-            fields = Some(f);
-            statuses.push(status("sched-switch", CollectorState::Ok));
-            statuses.push(status("sched-wakeup", CollectorState::Ok));
-            statuses.push(status("offcpu-stacks", CollectorState::Ok));
-        }
-        Err(why) if scope == Scope::Cpu => {
-            return Err(if why.is_empty() {
-                "no tracepoints".into()
-            } else {
-                why
-            })
-        }
-        Err(why) => {
-            others.iter_mut().for_each(Vec::clear);
-            if !why.is_empty() {
-                statuses.push(status(
-                    "sched-switch",
-                    CollectorState::Unavailable(why.clone()),
-                ));
-                statuses.push(status("sched-wakeup", CollectorState::Unavailable(why)));
+        match opened {
+            Ok(f) => {
+                fields = Some(f);
+                for name in SCHED {
+                    statuses.push(status(name, CollectorState::Ok));
+                }
+            }
+            Err(why) if scope == Scope::Cpu => {
+                return Err(if why.is_empty() {
+                    "no tracepoints".into()
+                } else {
+                    why
+                })
+            }
+            Err(why) => {
+                others.iter_mut().for_each(Vec::clear);
+                if !why.is_empty() {
+                    statuses.push(status(
+                        "sched-switch",
+                        CollectorState::Unavailable(why.clone()),
+                    ));
+                    statuses.push(status("sched-wakeup", CollectorState::Unavailable(why)));
+                }
             }
         }
     }

@@ -688,9 +688,15 @@ impl Recorder {
         if s.tid <= 0 {
             return;
         }
-        self.thread(s.pid, s.tid, s.time);
+        let live = self.thread(s.pid, s.tid, s.time);
+        let off_since = match (&live.pending, live.on_since) {
+            (Some(p), None) => Some(p.start),
+            _ => None,
+        };
         self.trace.counts.on_cpu_samples += 1;
-        self.running_while_off(s.pid, s.tid, s.time);
+        if let Some(start) = off_since {
+            self.running_while_off(s.pid, s.tid, s.time, start);
+        }
         // Kernel frames from the callchain, then user frames unwound from the
         // copied stack (the callchain's user part is not recorded).
         self.scratch.clear();
@@ -1244,11 +1250,6 @@ impl Recorder {
                 nr: (ev.nr >= 0).then_some(ev.nr),
             };
             self.switch_out(ev.prev_pid, ev.prev_tid, ev.time, state, Some(regs), None);
-            if let Some(live) = self.live.get_mut(&ev.prev_tid) {
-                if ev.prev_runtime > 0 {
-                    live.runtime = Some(ev.prev_runtime);
-                }
-            }
         }
         if !ev.has(flags::IN) || ev.next_tid <= 0 {
             return;
@@ -1269,21 +1270,21 @@ impl Recorder {
         }
         self.lost_switch_out(pid, ev.next_tid, ev.time, ev.next_runtime);
         self.switch_in_cpu_wide(pid, ev.next_tid, ev.time, ev.prev_pid);
-        if let Some(live) = self.live.get_mut(&ev.next_tid) {
-            if ev.next_runtime > 0 {
-                live.runtime = Some(ev.next_runtime);
-            }
-        }
     }
 
-    /// BPF: a switch-out of a thread already off-CPU. The kernel switched
-    /// it in without reporting it; since then it ran `runtime` minus its
-    /// total at the last switch, up to now: the switch-in is put back there.
+    /// BPF, before a switch-out: keep the thread's CPU total. When the
+    /// thread is already off-CPU, the kernel switched it in without
+    /// reporting it; since then it ran `runtime` minus its total at the last
+    /// switch, up to now: the switch-in is put back there.
     fn lost_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns, runtime: u64) {
-        let Some(live) = self.live.get(&tid) else {
+        let Some(live) = self.live.get_mut(&tid) else {
             return;
         };
-        let (Some(p), None, Some(before)) = (&live.pending, live.on_since, live.runtime) else {
+        let before = live.runtime;
+        if runtime > 0 {
+            live.runtime = Some(runtime);
+        }
+        let (Some(p), None, Some(before)) = (&live.pending, live.on_since, before) else {
             return;
         };
         if runtime == 0 || runtime < before {
@@ -1294,14 +1295,19 @@ impl Recorder {
         self.on_switch_in(pid, tid, at);
     }
 
-    /// BPF: a switch-in of a thread already on a CPU. Its switch-out was not
-    /// reported; it ran `runtime` minus its total at its last switch-in, so
-    /// it left the CPU that long after it, for a wait of unknown cause.
+    /// BPF, before a switch-in: keep the thread's CPU total. When the
+    /// thread is already on a CPU, its switch-out was not reported; it ran
+    /// `runtime` minus its total at its last switch-in, so it left the CPU
+    /// that long after it, for a wait of unknown cause.
     fn lost_switch_out(&mut self, pid: Pid, tid: Tid, t: Ns, runtime: u64) {
-        let Some(live) = self.live.get(&tid) else {
+        let Some(live) = self.live.get_mut(&tid) else {
             return;
         };
-        let (None, Some(since), Some(before)) = (&live.pending, live.on_since, live.runtime) else {
+        let before = live.runtime;
+        if runtime > 0 {
+            live.runtime = Some(runtime);
+        }
+        let (None, Some(since), Some(before)) = (&live.pending, live.on_since, before) else {
             return;
         };
         if runtime == 0 || runtime < before || t <= since {
@@ -1322,24 +1328,15 @@ impl Recorder {
     /// switch-in: the interval closes half a period before it. With BPF
     /// switches the next switch-out says exactly how long it ran
     /// ([`Self::on_sched`]).
-    fn running_while_off(&mut self, pid: Pid, tid: Tid, t: Ns) {
+    fn running_while_off(&mut self, pid: Pid, tid: Tid, t: Ns, off_since: Ns) {
         let Some(period) = self.sample_period else {
             return;
         };
-        if self.bpf_switches {
-            return;
-        }
-        let Some(live) = self.live.get(&tid) else {
-            return;
-        };
-        let Some(start) = live.pending.as_ref().map(|p| p.start) else {
-            return;
-        };
-        if live.on_since.is_some() || t < start + SAME_SWITCH_NS {
+        if self.bpf_switches || t < off_since + SAME_SWITCH_NS {
             return;
         }
         self.trace.counts.repaired += 1;
-        self.on_switch_in(pid, tid, t.saturating_sub(period / 2).max(start));
+        self.on_switch_in(pid, tid, t.saturating_sub(period / 2).max(off_since));
     }
 
     fn on_switch_in(&mut self, pid: Pid, tid: Tid, t: Ns) {
@@ -2022,6 +2019,14 @@ mod tests {
             ptid: ROOT,
             time: 100_000,
         };
+        // The child's waits, without its zero-length wait for its first run.
+        let waits = |th: &ThreadTrace| -> Vec<(Ns, Ns)> {
+            th.offcpu
+                .iter()
+                .filter(|o| o.end > o.start)
+                .map(|o| (o.start, o.end))
+                .collect()
+        };
         let new_bpf = || {
             let mut rec = Recorder::new(
                 ROOT,
@@ -2053,12 +2058,7 @@ mod tests {
         }
         let t = rec.finish(200_000);
         let th = &t.threads[&CHILD];
-        let iv: Vec<_> = th
-            .offcpu
-            .iter()
-            .filter(|o| o.end > o.start) // the new task's zero wait
-            .map(|o| (o.start, o.end))
-            .collect();
+        let iv = waits(th);
         assert_eq!(iv, vec![(20_000, 31_000), (60_000, 70_000)]);
         assert_eq!(th.on_cpu_ns, Some(19_000 + 29_000 + 30_000));
         assert_eq!(t.counts.repaired, 1);
@@ -2076,12 +2076,7 @@ mod tests {
         }
         let t = rec.finish(200_000);
         let th = &t.threads[&CHILD];
-        let iv: Vec<_> = th
-            .offcpu
-            .iter()
-            .filter(|o| o.end > o.start) // the new task's zero wait
-            .map(|o| (o.start, o.end))
-            .collect();
+        let iv = waits(th);
         assert_eq!(iv, vec![(10_000, 50_000)]);
         assert_eq!(
             t.causes.get(th.offcpu.last().unwrap().cause).state,
@@ -2124,12 +2119,7 @@ mod tests {
         }
         let t = rec.finish(200 * MS);
         let th = &t.threads[&CHILD];
-        let iv: Vec<_> = th
-            .offcpu
-            .iter()
-            .filter(|o| o.end > o.start) // the new task's zero wait
-            .map(|o| (o.start, o.end))
-            .collect();
+        let iv = waits(th);
         // iv[0]: the new task's wait for its first switch-in.
         assert_eq!(iv[1], (20 * MS, 39 * MS));
         assert_eq!(iv[2].0, 60 * MS);
