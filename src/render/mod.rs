@@ -1,9 +1,11 @@
 //! Renderers: one file per output format. [`profile`] assembles the
-//! `profile.json` value from the trace and the analysis; [`terminal`] prints
-//! the summary; [`write_all`] is the one place that writes files.
+//! `profile.json` value from the trace and the analysis; [`report`] draws
+//! `report.html` from it; [`terminal`] prints the summary; [`write_all`] is
+//! the one place that writes files.
 
 pub mod flamegraph;
 pub mod profile;
+pub mod report;
 pub mod terminal;
 
 use std::path::Path;
@@ -32,7 +34,17 @@ pub fn write_all(
             std::collections::BTreeMap::new()
         }
     };
-    let profile = profile::build(trace, analysis, meta, artifacts);
+    let mut profile = profile::build(trace, analysis, meta, artifacts);
+    // The report lists itself among the artifacts it is drawn from; when it
+    // cannot be written, the profile does not claim it.
+    profile
+        .artifacts
+        .insert("report".into(), "report.html".into());
+    let html = report::html(&profile, out);
+    if let Err(e) = std::fs::write(out.join("report.html"), html) {
+        eprintln!("wallprof: could not write report.html: {e}");
+        profile.artifacts.remove("report");
+    }
     let json = serde_json::to_vec_pretty(&profile).context("serializing the profile")?;
     let tmp = out.join(".profile.json.tmp");
     std::fs::write(&tmp, &json).with_context(|| format!("writing {}", tmp.display()))?;

@@ -10,6 +10,7 @@ mod corpus;
 mod exit;
 mod fallback;
 mod io;
+mod report;
 mod runtimes;
 mod schema;
 mod scope;
