@@ -296,7 +296,7 @@ fn flamegraphs(h: &mut String, p: &Profile, out: &Path) {
     }
     h.push_str(
         "<section id=\"flamegraphs\"><h2>Flamegraphs</h2><p class=\"muted small\">Click a frame \
-         to zoom, Ctrl-F or the Search button to highlight a function.</p>",
+         to zoom; Search, at the top right of each graph, highlights a function.</p>",
     );
     let b64 = base64::engine::general_purpose::STANDARD;
     for (title, what, file, svg) in shown {
